@@ -1,0 +1,16 @@
+"""microgradx: a scalar reverse-mode automatic differentiation engine.
+
+>>> from microgradx import Value
+>>> x = Value(3.0)
+>>> y = x * x + 2 * x
+>>> y.backward()
+>>> x.grad
+8.0
+"""
+
+from .engine import Value, enable_grad, grad, is_grad_enabled, no_grad
+from .ops import defprim
+
+__version__ = "0.1.0"
+
+__all__ = ["Value", "defprim", "enable_grad", "grad", "is_grad_enabled", "no_grad"]

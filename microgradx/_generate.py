@@ -1,0 +1,191 @@
+"""Generate the ``Value`` operators and the backward pass from the table of primitives.
+
+Every op in :mod:`microgradx.ops` is one forward expression and one rule per input. This
+module writes them into Python source once (and again when an op is registered):
+
+* one method per operator (``__add__``, ``__radd__``, ``exp``, ...), with the forward
+  expression inlined;
+* ``backward_kernel``: one loop over the nodes with one branch per op, each rule inlined
+  on plain floats, the most used ops tested first;
+* ``value_rules``: the same rules as functions on Values, for ``create_graph=True``.
+
+A rule that can raise (it divides, or calls ``log``...) runs in a ``try``; on
+``ZeroDivisionError``, ``OverflowError`` or a math domain error it is evaluated again
+with IEEE 754 results (``1/0 = inf``). The common case pays nothing for that.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from . import ieee, lang, ops
+
+
+def _data(v: Any) -> float:
+    return v.data if hasattr(v, "_code") else v  # type: ignore[no-any-return]
+
+
+def _function_names(mode: lang.Mode) -> Any:
+    def name(f: str) -> str:
+        if f in ops.HELPERS:
+            return f"_h{'v' if mode == 'value' else 'f'}_{f}"
+        return f"_p{mode[0]}_{f}"
+
+    return name
+
+
+def _library(mode: lang.Mode) -> Any:
+    return lambda f: f"_l{mode[0]}_{f}"
+
+
+def _raises(f: str) -> bool:
+    return f not in ops.HELPERS and ops.BY_NAME[f].raises
+
+
+class Generated:
+    """The generated code for the current table; ``rebuild()`` regenerates it."""
+
+    def __init__(self, value_class: type) -> None:
+        self.Value = value_class
+        self.installed: dict[str, str] = {}  # Value method -> primitive name
+        self.source = ""
+        self.backward_kernel: Any = None
+        self.value_rules: list[tuple[Any, ...]] = []
+        self.rebuild()
+
+    def namespace(self) -> dict[str, Any]:
+        from .engine import NO_GRAD, _enabled, _Switch, lift
+
+        ns = ops.library_namespace()
+        ns.update(
+            _Value=self.Value, _new=object.__new__, _lift=lift, _Switch=_Switch,
+            _enabled=_enabled, _NO_GRAD=NO_GRAD, _ERRORS=(ArithmeticError, ValueError),
+            _data=_data,
+        )  # fmt: skip
+        for name, fn in ops.HELPERS.items():
+            ns[f"_hf_{name}"] = fn
+            ns[f"_hv_{name}"] = lambda v, fn=fn: fn(_data(v))
+        for p in ops.REGISTRY:
+            ns[f"_pf_{p.name}"] = p.fast
+            ns[f"_ps_{p.name}"] = p.safe
+        return ns
+
+    def rebuild(self) -> None:
+        """Regenerate everything from ``ops.REGISTRY``; on error nothing is changed."""
+        methods: dict[str, tuple[ops.Primitive, int]] = {}
+        for p in ops.REGISTRY:
+            for i, m in enumerate(p.methods[: p.arity]):
+                owner = self.installed.get(m)
+                if m in methods or (owner is None and hasattr(self.Value, m)):
+                    raise ValueError(f"Value already has an attribute {m!r}; choose another method name")
+                methods[m] = (p, i)
+        parts = [_forward(p, f"_apply_{p.name}", lift_self=True) for p in ops.REGISTRY]
+        parts += [_forward(p, m, reflected=i == 1) for m, (p, i) in methods.items()]
+        parts.append(_kernel(ops.REGISTRY))
+        source = "\n\n".join(parts) + "\n"
+        ns = self.namespace()
+        exec(compile(source, "<microgradx generated>", "exec"), ns)  # noqa: S102
+        rules = [
+            tuple(eval(f"lambda g, x, y, out: {_value_rule(t)}", ns) for t in p.vjp_trees)  # noqa: S307
+            for p in ops.REGISTRY
+        ]
+        # all generated: now install
+        for p in ops.REGISTRY:
+            p.apply = ns[f"_apply_{p.name}"]
+            ns[f"_pv_{p.name}"] = p.apply
+        for m in set(self.installed) - set(methods):
+            delattr(self.Value, m)
+        for m, (p, _) in methods.items():
+            setattr(self.Value, m, ns[m])
+        self.installed = {m: p.name for m, (p, _) in methods.items()}
+        self.backward_kernel = ns["backward_kernel"]
+        self.value_rules = rules
+        self.source = source
+
+
+def _value_rule(tree: ast.expr) -> str:
+    return lang.emit(tree, "value", {}, _function_names("value"))
+
+
+def _guarded(target: str, fast: str, safe: str | None, indent: str) -> list[str]:
+    """``target = fast``, retried as ``safe`` if it raised."""
+    if safe is None:
+        return [f"{indent}{target} = {fast}"]
+    return [
+        f"{indent}try:",
+        f"{indent}    {target} = {fast}",
+        f"{indent}except _ERRORS:",
+        f"{indent}    {target} = {safe}",
+    ]
+
+
+def _forward(p: ops.Primitive, fname: str, reflected: bool = False, lift_self: bool = False) -> str:
+    """A Value method (or the op's apply function) computing ``p`` and recording it."""
+    params = ["self", "other"][: p.arity]
+    inputs = list(reversed(params)) if reflected else params
+    lines = [f"def {fname}({', '.join(params)}):"]
+    for name in params if lift_self else params[1:]:
+        lines += [
+            f"    if {name}.__class__ is not _Value:",
+            f"        {name} = _lift({name}, {p.symbol!r})",
+        ]
+    data = {var: f"{src}.data" for var, src in zip(("x", "y"), inputs)}
+    if p.forward_tree is None:
+        call = f"_pf_{p.name}({', '.join(data.values())})"
+        lines.append(f"    d = float({call})")
+    else:
+        fast = lang.emit(p.forward_tree, "fast", data, _library("fast"))
+        safe = lang.emit(p.forward_tree, "safe", data, _library("safe")) if p.raises else None
+        lines += _guarded("d", fast, safe, "    ")
+    second = inputs[1] if p.arity == 2 else "None"
+    lines += [
+        "    out = _new(_Value)",
+        "    out.data = d",
+        "    out.grad = 0.0",
+        '    out.label = ""',
+        "    if _Switch.disabled and not _enabled.get():",
+        "        out._code = 0",
+        "        out._a = out._b = None",
+        "        out._mark = _NO_GRAD",
+        "        out._adj = 0.0",
+        "    else:",
+        f"        out._code = {p.code}",
+        f"        out._a = {inputs[0]}",
+        f"        out._b = {second}",
+        "        out._mark = 0",
+        "    return out",
+    ]
+    return "\n".join(lines)
+
+
+def _kernel(prims: list[ops.Primitive]) -> str:
+    """The first-order backward pass on floats: one branch per primitive."""
+    lines = [
+        "def backward_kernel(order, accumulate):",
+        "    for v in order:",
+        "        g = v._adj",
+        "        if accumulate:",
+        "            v.grad += g",
+        "        code = v._code",
+    ]
+    for k, p in enumerate(prims):
+        lines.append(f"        {'if' if k == 0 else 'elif'} code == {p.code}:  # {p.name}")
+        args = ["a", "b"][: p.arity]
+        lines += [f"            {a} = v._{a}" for a in args]
+        used = set().union(*(lang.names_used(t) for t in p.vjp_trees))
+        for var, src in (("x", "a.data"), ("y", "b.data"), ("out", "v.data")):
+            if var in used and (var != "y" or p.arity == 2):
+                lines.append(f"            {var} = {src}")
+        for arg, tree in zip(args, p.vjp_trees):
+            fast = lang.emit(tree, "fast", {}, _function_names("fast"))
+            if lang.may_raise(tree, _raises):
+                safe = lang.emit(tree, "safe", {}, _function_names("safe"))
+                lines.append(f"            if {arg}._mark != _NO_GRAD:")
+                lines += _guarded(f"{arg}._adj", f"{arg}._adj + {fast}", f"{arg}._adj + {safe}", " " * 16)
+            else:
+                lines.append(f"            {arg}._adj += {fast}")
+    return "\n".join(lines)
+
+
+__all__ = ["Generated", "ieee"]

@@ -1,0 +1,120 @@
+"""IEEE 754 float functions: results instead of Python's exceptions.
+
+Python's ``math`` module raises ``ValueError`` or ``OverflowError`` where IEEE 754 (and
+PyTorch) return ``nan`` or ``inf``. The engine first tries the plain operation and only
+calls these when it raised, so the common case pays nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+inf = math.inf
+nan = math.nan
+
+
+def div(x: float, y: float) -> float:
+    """``x / y`` with ``1/0 = inf``, ``-1/0 = -inf`` and ``0/0 = nan``."""
+    try:
+        return x / y
+    except ZeroDivisionError:
+        if x != x or x == 0.0:
+            return nan
+        return math.copysign(inf, x) * math.copysign(1.0, y)
+
+
+def _is_odd_integer(y: float) -> bool:
+    return math.isfinite(y) and y == math.floor(y) and math.fmod(y, 2.0) != 0.0
+
+
+def pow(x: float, y: float) -> float:  # noqa: A001 - the float rule language's `**`
+    """``x ** y`` as C's ``pow``: ``0 ** -1 = inf``, ``(-8) ** (1/3) = nan``, never complex."""
+    try:
+        return math.pow(x, y)
+    except ValueError:
+        if x == 0.0:  # zero to a negative power
+            return math.copysign(inf, x) if _is_odd_integer(y) else inf
+        return nan  # negative base, non-integer exponent
+    except OverflowError:
+        return -inf if x < 0.0 and _is_odd_integer(y) else inf
+
+
+def exp(x: float) -> float:
+    """``e ** x``; ``inf`` on overflow."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return inf
+
+
+def log(x: float) -> float:
+    """Natural logarithm: ``log(0) = -inf``, ``log(x < 0) = nan``."""
+    try:
+        return math.log(x)
+    except ValueError:
+        return -inf if x == 0.0 else nan
+
+
+def sqrt(x: float) -> float:
+    """Square root: ``sqrt(x < 0) = nan``."""
+    try:
+        return math.sqrt(x)
+    except ValueError:
+        return nan
+
+
+def sin(x: float) -> float:
+    """Sine: ``sin(±inf) = nan``."""
+    try:
+        return math.sin(x)
+    except ValueError:
+        return nan
+
+
+def cos(x: float) -> float:
+    """Cosine: ``cos(±inf) = nan``."""
+    try:
+        return math.cos(x)
+    except ValueError:
+        return nan
+
+
+def sigmoid(x: float) -> float:
+    """Logistic function ``1 / (1 + e**-x)``, computed without overflow for any ``x``."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    if x != x:
+        return nan
+    e = math.exp(x)  # x < 0: cannot overflow
+    return e / (1.0 + e)
+
+
+def sign(x: float) -> float:
+    """-1.0, 0.0 or 1.0 by the sign of ``x``; ``nan`` for ``nan``."""
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return x * 0.0  # keeps nan, maps ±0 to ±0
+
+
+def relu(x: float) -> float:
+    """``max(x, 0)``, keeping ``nan``."""
+    return 0.0 if x <= 0.0 else x
+
+
+def guarded(f: Callable[..., float]) -> Callable[..., float]:
+    """Wrap a ``math`` function so that a domain error gives ``nan`` and overflow ``inf``."""
+
+    def safe(*args: float) -> float:
+        try:
+            return f(*args)
+        except ValueError:
+            return nan
+        except OverflowError:
+            return inf
+
+    safe.__name__ = getattr(f, "__name__", "safe")
+    safe.__doc__ = f"IEEE version of {safe.__name__}: nan on a domain error, inf on overflow."
+    return safe

@@ -1,0 +1,150 @@
+"""The small expression language that primitive ops are written in.
+
+A primitive's forward pass and each of its derivative rules is one Python expression, such
+as ``"x * y"`` or ``"g * (1 - out * out)"``. Keeping them as expressions (data, not code)
+lets every part of the engine read the same definition in the form it needs:
+
+* ``fast``: plain float arithmetic, inlined into the generated forward and backward code;
+* ``safe``: the same with IEEE 754 results (``1/0 = inf``) for when ``fast`` raised;
+* ``value``: arithmetic on ``Value`` nodes, which builds the graph of the derivative
+  (``create_graph=True``, higher orders, forward mode);
+* ``compile``: the ``fast`` and ``safe`` strings inlined into straight-line code.
+
+Names: ``x`` and ``y`` are the inputs, ``out`` the result and ``g`` the incoming gradient.
+Allowed: numbers, ``+ - * / **``, unary ``-``, comparisons, ``and``/``or``/``not``,
+``a if cond else b`` and calls of known functions.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Callable, Collection
+from typing import Literal
+
+Mode = Literal["fast", "safe", "value"]
+
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+_UNARY = (ast.USub, ast.UAdd, ast.Not)
+_COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+
+
+class RuleError(ValueError):
+    """A forward or derivative expression is not valid in the rule language."""
+
+
+def parse(source: str, names: Collection[str], functions: Collection[str]) -> ast.expr:
+    """Parse and check one expression; raise :class:`RuleError` naming what is wrong."""
+    if not isinstance(source, str):
+        raise RuleError(f"expected an expression string, got {type(source).__name__}")
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError as e:
+        raise RuleError(f"cannot parse {source!r}: {e.msg}") from None
+    for node in ast.walk(tree):
+        _check(node, source, names, functions)
+    return tree
+
+
+def _check(node: ast.AST, source: str, names: Collection[str], functions: Collection[str]) -> None:
+    where = f"in {source!r}"
+    if isinstance(node, ast.Name):
+        if node.id not in names and node.id not in functions:
+            raise RuleError(f"unknown name {node.id!r} {where}; expected one of {sorted(names)}")
+    elif isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise RuleError(f"only int and float constants are allowed {where}")
+    elif isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.keywords:
+            raise RuleError(f"only plain calls like f(x) are allowed {where}")
+        if node.func.id not in functions:
+            raise RuleError(
+                f"unknown function {node.func.id!r} {where}; known: {', '.join(sorted(functions))}"
+            )
+    elif isinstance(node, ast.BinOp):
+        if not isinstance(node.op, _BINOPS):
+            raise RuleError(f"operator {type(node.op).__name__} is not allowed {where}")
+    elif isinstance(node, ast.UnaryOp):
+        if not isinstance(node.op, _UNARY):
+            raise RuleError(f"operator {type(node.op).__name__} is not allowed {where}")
+    elif isinstance(node, ast.Compare):
+        if not all(isinstance(op, _COMPARE) for op in node.ops):
+            raise RuleError(f"only == != < <= > >= comparisons are allowed {where}")
+    elif not isinstance(node, (ast.BoolOp, ast.IfExp, ast.expr_context, ast.operator,
+                               ast.unaryop, ast.cmpop, ast.boolop)):  # fmt: skip
+        raise RuleError(f"{type(node).__name__} is not allowed {where}")
+
+
+def names_used(tree: ast.expr) -> set[str]:
+    """The variable and function names an expression mentions."""
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def may_raise(tree: ast.expr, raising: Callable[[str], bool]) -> bool:
+    """Whether the ``fast`` form can raise: it divides, or calls a function that may raise."""
+    for n in ast.walk(tree):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div):
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and raising(n.func.id):
+            return True
+    return False
+
+
+def emit(
+    tree: ast.expr,
+    mode: Mode,
+    variables: dict[str, str],
+    function: Callable[[str], str],
+) -> str:
+    """Python source for ``tree`` in ``mode``.
+
+    ``variables`` maps each rule name (``x``, ``g``, ...) to the source it stands for;
+    ``function`` maps a function name to the global the generated code calls.
+    In float modes ``**`` becomes ``_pow(a, b)`` (Python's ``**`` can return a complex
+    number); in ``safe`` mode ``/`` becomes ``_div(a, b)``; in ``value`` mode comparisons
+    look at ``.data`` through ``_data`` (``==`` on Values is identity).
+    """
+    return ast.unparse(_Rewrite(mode, variables, function).visit(_copy(tree)))
+
+
+def _copy(tree: ast.expr) -> ast.expr:
+    return copy.deepcopy(tree)
+
+
+class _Rewrite(ast.NodeTransformer):
+    def __init__(self, mode: Mode, variables: dict[str, str], function: Callable[[str], str]):
+        self.mode = mode
+        self.variables = variables
+        self.function = function
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.variables:
+            return ast.parse(self.variables[node.id], mode="eval").body
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        assert isinstance(node.func, ast.Name)
+        args = [self.visit(a) for a in node.args]
+        return ast.Call(func=ast.Name(self.function(node.func.id)), args=args, keywords=[])
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        left, right = self.visit(node.left), self.visit(node.right)
+        helper = None
+        if isinstance(node.op, ast.Pow) and self.mode != "value":
+            helper = "_pow"
+        elif isinstance(node.op, ast.Div) and self.mode == "safe":
+            helper = "_div"
+        if helper is not None:
+            return ast.Call(func=ast.Name(helper), args=[left, right], keywords=[])
+        return ast.BinOp(left=left, op=node.op, right=right)
+
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        self.generic_visit(node)
+        if self.mode == "value":
+            node.left = _data(node.left)
+            node.comparators = [_data(c) for c in node.comparators]
+        return node
+
+
+def _data(e: ast.expr) -> ast.expr:
+    return ast.Call(func=ast.Name("_data"), args=[e], keywords=[])
