@@ -78,16 +78,18 @@ class Generated:
             for i, m in enumerate(p.methods[: p.arity]):
                 owner = self.installed.get(m)
                 if m in methods or (owner is None and hasattr(self.Value, m)):
-                    raise ValueError(f"Value already has an attribute {m!r}; choose another method name")
+                    raise ValueError(
+                        f"Value already has an attribute {m!r}; choose another method name"
+                    )
                 methods[m] = (p, i)
         parts = [_forward(p, f"_apply_{p.name}", lift_self=True) for p in ops.REGISTRY]
         parts += [_forward(p, m, reflected=i == 1) for m, (p, i) in methods.items()]
         parts.append(_kernel(ops.REGISTRY))
         source = "\n\n".join(parts) + "\n"
         ns = self.namespace()
-        exec(compile(source, "<microgradx generated>", "exec"), ns)  # noqa: S102
+        exec(compile(source, "<microgradx generated>", "exec"), ns)
         rules = [
-            tuple(eval(f"lambda g, x, y, out: {_value_rule(t)}", ns) for t in p.vjp_trees)  # noqa: S307
+            tuple(eval(f"lambda g, x, y, out: {_value_rule(t)}", ns) for t in p.vjp_trees)
             for p in ops.REGISTRY
         ]
         # all generated: now install
@@ -96,7 +98,7 @@ class Generated:
             ns[f"_pv_{p.name}"] = p.apply
         for m in set(self.installed) - set(methods):
             delattr(self.Value, m)
-        for m, (p, _) in methods.items():
+        for m in methods:
             setattr(self.Value, m, ns[m])
         self.installed = {m: p.name for m, (p, _) in methods.items()}
         self.backward_kernel = ns["backward_kernel"]
@@ -130,7 +132,7 @@ def _forward(p: ops.Primitive, fname: str, reflected: bool = False, lift_self: b
             f"    if {name}.__class__ is not _Value:",
             f"        {name} = _lift({name}, {p.symbol!r})",
         ]
-    data = {var: f"{src}.data" for var, src in zip(("x", "y"), inputs)}
+    data = {var: f"{src}.data" for var, src in zip(("x", "y"), inputs, strict=False)}
     if p.forward_tree is None:
         call = f"_pf_{p.name}({', '.join(data.values())})"
         lines.append(f"    d = float({call})")
@@ -177,12 +179,14 @@ def _kernel(prims: list[ops.Primitive]) -> str:
         for var, src in (("x", "a.data"), ("y", "b.data"), ("out", "v.data")):
             if var in used and (var != "y" or p.arity == 2):
                 lines.append(f"            {var} = {src}")
-        for arg, tree in zip(args, p.vjp_trees):
+        for arg, tree in zip(args, p.vjp_trees, strict=True):
             fast = lang.emit(tree, "fast", {}, _function_names("fast"))
             if lang.may_raise(tree, _raises):
                 safe = lang.emit(tree, "safe", {}, _function_names("safe"))
                 lines.append(f"            if {arg}._mark != _NO_GRAD:")
-                lines += _guarded(f"{arg}._adj", f"{arg}._adj + {fast}", f"{arg}._adj + {safe}", " " * 16)
+                lines += _guarded(
+                    f"{arg}._adj", f"{arg}._adj + {fast}", f"{arg}._adj + {safe}", " " * 16
+                )
             else:
                 lines.append(f"            {arg}._adj += {fast}")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ import itertools
 import numbers
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,7 +43,7 @@ class Value:
     (-2.0, 2.0)
     """
 
-    __slots__ = ("data", "grad", "label", "_code", "_a", "_b", "_mark", "_adj")
+    __slots__ = ("_a", "_adj", "_b", "_code", "_mark", "data", "grad", "label")
 
     data: float
     #: the gradient: a float, or a Value after ``backward(create_graph=True)``
@@ -163,7 +163,7 @@ def to_float(x: object, where: str) -> float:
         try:
             return float(x)
         except OverflowError:  # an int too large for a float
-            return float("inf") if x > 0 else float("-inf")
+            return float("inf") if x > 0 else float("-inf")  # type: ignore[operator]
     raise TypeError(f"{where}: expected a real number (int, float or bool), got {type(x).__name__}")
 
 

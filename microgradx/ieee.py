@@ -28,7 +28,7 @@ def _is_odd_integer(y: float) -> bool:
     return math.isfinite(y) and y == math.floor(y) and math.fmod(y, 2.0) != 0.0
 
 
-def pow(x: float, y: float) -> float:  # noqa: A001 - the float rule language's `**`
+def pow(x: float, y: float) -> float:
     """``x ** y`` as C's ``pow``: ``0 ** -1 = inf``, ``(-8) ** (1/3) = nan``, never complex."""
     try:
         return math.pow(x, y)

@@ -94,7 +94,7 @@ def _float_function(tree: ast.expr, arity: int, mode: lang.Mode) -> FloatFn:
         return fast if mode == "fast" else safe
     params = ", ".join(["x", "y"][:arity])
     body = lang.emit(tree, mode, {}, lambda f: f"_l{mode[0]}_{f}")
-    fn: FloatFn = eval(f"lambda {params}: {body}", library_namespace())  # noqa: S307 - checked AST
+    fn: FloatFn = eval(f"lambda {params}: {body}", library_namespace())
     return fn
 
 
@@ -141,7 +141,9 @@ def _register(
         raise ValueError(f"a primitive named {name!r} is already registered")
     if len(vjps) not in (1, 2):
         raise ValueError(f"give one derivative rule per input (1 or 2), got {len(vjps)}")
-    if not isinstance(methods, tuple) or not all(isinstance(m, str) and m.isidentifier() for m in methods):
+    if not isinstance(methods, tuple) or not all(
+        isinstance(m, str) and m.isidentifier() for m in methods
+    ):
         raise ValueError(f"methods must be a tuple of identifiers, got {methods!r}")
     arity = len(vjps)
     inputs = ["x", "y"][:arity]
@@ -179,25 +181,39 @@ def _register(
 
 # the built-in primitives, the most used first (the backward pass tests them in this order)
 # fmt: off
-BUILTINS: list[tuple[Any, ...]] = [
-    # name      forward                  d/dx                                            d/dy
-    ("add",     "x + y",                 "g",                                            "g",                                               "+",    ("__add__", "__radd__")),
-    ("mul",     "x * y",                 "g * y",                                        "g * x",                                           "*",    ("__mul__", "__rmul__")),
-    ("relu",    "0.0 if x <= 0 else x",  "0.0 if out <= 0 else g",                        None,                                              "ReLU", ("relu",)),
-    ("sub",     "x - y",                 "g",                                            "-g",                                              "-",    ("__sub__", "__rsub__")),
-    ("neg",     "-x",                    "-g",                                           None,                                              "neg",  ("__neg__",)),
-    ("div",     "x / y",                 "g / y",                                        "-g * x / (y * y)",                                "/",    ("__truediv__", "__rtruediv__")),
-    ("pow",     "x ** y",                "g * (0.0 if y == 0 else y * x ** (y - 1))",   "g * (0.0 if x == 0 and y >= 0 else out * log(x))", "**", ("__pow__", "__rpow__")),
-    ("exp",     "exp(x)",                "g * out",                                      None,                                              "exp",  ("exp",)),
-    ("log",     "log(x)",                "g / x",                                        None,                                              "log",  ("log",)),
-    ("sqrt",    "sqrt(x)",               "g / (2 * out)",                                None,                                              "sqrt", ("sqrt",)),
-    ("tanh",    "tanh(x)",               "g * (1 - out * out)",                          None,                                              "tanh", ("tanh",)),
-    ("sigmoid", "sigmoid(x)",            "g * (1 - out) * out",                          None,                                              "sigmoid", ("sigmoid",)),
-    ("sin",     "sin(x)",                "g * cos(x)",                                   None,                                              "sin",  ("sin",)),
-    ("cos",     "cos(x)",                "g * -sin(x)",                                  None,                                              "cos",  ("cos",)),
-    ("abs",     "abs(x)",                "g * sign(x)",                                  None,                                              "abs",  ("__abs__",)),
+BUILTINS: list[tuple[str, ...]] = [
+    # name     forward                 d/dx                                d/dy
+    ("add",     "x + y",                "g",                                "g"),
+    ("mul",     "x * y",                "g * y",                            "g * x"),
+    ("relu",    "0.0 if x <= 0 else x", "0.0 if out <= 0 else g"),
+    ("sub",     "x - y",                "g",                                "-g"),
+    ("neg",     "-x",           "-g"),
+    ("div",     "x / y",                "g / y",                            "-g * x / (y * y)"),
+    ("pow",     "x ** y",               "g * (0.0 if y == 0 else y * x ** (y - 1))",
+                                        "g * (0.0 if x == 0 and y >= 0 else out * log(x))"),
+    ("exp",     "exp(x)",       "g * out"),
+    ("log",     "log(x)",       "g / x"),
+    ("sqrt",    "sqrt(x)",      "g / (2 * out)"),
+    ("tanh",    "tanh(x)",      "g * (1 - out * out)"),
+    ("sigmoid", "sigmoid(x)",   "g * (1 - out) * out"),
+    ("sin",     "sin(x)",       "g * cos(x)"),
+    ("cos",     "cos(x)",       "g * -sin(x)"),
+    ("abs",     "abs(x)",       "g * sign(x)"),
 ]
+# how built-ins show on Value: the symbol (micrograd's `_op`) and the methods; others use
+# their name for both
+SPELLING: dict[str, tuple[str, tuple[str, ...]]] = {
+    "add":  ("+",    ("__add__", "__radd__")),
+    "mul":  ("*",    ("__mul__", "__rmul__")),
+    "relu": ("ReLU", ("relu",)),
+    "sub":  ("-",    ("__sub__", "__rsub__")),
+    "neg":  ("neg",  ("__neg__",)),
+    "div":  ("/",    ("__truediv__", "__rtruediv__")),
+    "pow":  ("**",   ("__pow__", "__rpow__")),
+    "abs":  ("abs",  ("__abs__",)),
+}
 # fmt: on
 
-for _name, _forward, *_vjps, _symbol, _methods in BUILTINS:
-    _register(_name, _forward, tuple(r for r in _vjps if r), _symbol, _methods, {b[0] for b in BUILTINS})
+for _name, _forward, *_vjps in BUILTINS:
+    _symbol, _methods = SPELLING.get(_name, (_name, (_name,)))
+    _register(_name, _forward, tuple(_vjps), _symbol, _methods, {b[0] for b in BUILTINS})
