@@ -1,0 +1,216 @@
+"""A safe parser for arithmetic expressions typed by a user (the command-line tool uses it).
+
+An expression such as ``"x**3 - 5*x**2 + 7*x - 1"`` or ``"tanh(a*b + c)"`` is parsed with
+Python's :mod:`ast` and checked against a whitelist: numbers, variable names, ``+ - * /
+**``, unary minus and plus, and calls of the one-input primitives (``exp``, ``log``,
+``sqrt``, ``tanh``, ``sigmoid``, ``relu``, ``sin``, ``cos``, ``abs``). Nothing is ever
+passed to ``eval``: the checked tree is walked and each node applied to :class:`Value`
+objects, so the result is a graph that can be differentiated and drawn.
+
+>>> e = parse("x**2 + 3*x")
+>>> e.variables
+('x',)
+>>> out = e.evaluate({"x": Value(2.0, label="x")})
+>>> out.data
+10.0
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from . import ops
+from .engine import Value, lift, no_grad
+
+__all__ = ["MAX_EXPONENT", "MAX_LENGTH", "Expression", "ExpressionError", "functions", "parse"]
+
+MAX_LENGTH = 1000  # characters; longer input is refused before parsing
+MAX_EXPONENT = 1024.0  # |constant exponent| above this is refused (e.g. 10**10**10)
+_MAX_NODES = 2000
+_MAX_DEPTH = 100
+
+_BINOPS: dict[type[ast.operator], Callable[[Value, Value | float], Value]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Pow: lambda a, b: a**b,
+}
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+class ExpressionError(ValueError):
+    """The expression is not one this parser accepts; the message says what and where."""
+
+
+def functions() -> dict[str, ops.Primitive]:
+    """The functions an expression may call: every one-input primitive with a method name."""
+    found: dict[str, ops.Primitive] = {}
+    for prim in ops.REGISTRY:
+        if prim.arity != 1:
+            continue
+        for method in prim.methods:
+            name = method.strip("_")
+            if (name.isidentifier() and not method.startswith("__")) or name == "abs":
+                found[name] = prim
+    return found
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A checked expression: its source text, its tree and its variable names in order."""
+
+    source: str
+    tree: ast.expr
+    variables: tuple[str, ...]
+
+    def evaluate(self, values: Mapping[str, Value | float]) -> Value:
+        """Apply the expression to ``values`` (one per variable), building the graph."""
+        missing = [v for v in self.variables if v not in values]
+        if missing:
+            raise ExpressionError(f"no value given for {', '.join(missing)}")
+        env = {
+            k: v if isinstance(v, Value) else Value(float(v), label=k) for k, v in values.items()
+        }
+        result = _apply(self.tree, env, functions())
+        return result if isinstance(result, Value) else Value(result)
+
+
+def parse(source: str) -> Expression:
+    """Parse and check ``source``; raise :class:`ExpressionError` (one line) if it is refused."""
+    if not isinstance(source, str):
+        raise ExpressionError(f"expected the expression as a str, got {type(source).__name__}")
+    if len(source) > MAX_LENGTH:
+        raise ExpressionError(
+            f"expression too long ({len(source)} characters, at most {MAX_LENGTH})"
+        )
+    if not source.strip():
+        raise ExpressionError("empty expression")
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError as e:
+        raise ExpressionError(f"cannot parse the expression: {e.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError("expression nested too deeply") from None
+    nodes = list(ast.walk(tree))
+    if len(nodes) > _MAX_NODES:
+        raise ExpressionError(f"expression too large ({len(nodes)} parts, at most {_MAX_NODES})")
+    if _depth(tree) > _MAX_DEPTH:
+        raise ExpressionError(f"expression nested too deeply (at most {_MAX_DEPTH} levels)")
+    allowed = functions()
+    called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+    variables: list[str] = []
+    for node in nodes:
+        if isinstance(node, ast.Name) and node.id in allowed and id(node) not in called:
+            raise ExpressionError(f"{node.id} is a function: call it, as in {node.id}(x)")
+        _check(node, allowed, variables)
+    _check_exponents(tree)
+    first_seen: dict[str, tuple[int, int]] = {}
+    for node in nodes:
+        if isinstance(node, ast.Name) and node.id in variables:
+            key = (node.lineno, node.col_offset)
+            first_seen[node.id] = min(first_seen.get(node.id, key), key)
+    return Expression(source, tree, tuple(sorted(variables, key=first_seen.__getitem__)))
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _describe(node: ast.AST) -> str:
+    try:
+        text = ast.unparse(node)
+    except Exception:  # pragma: no cover - unparse handles every parsed node
+        text = type(node).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check(node: ast.AST, allowed: Mapping[str, ops.Primitive], variables: list[str]) -> None:
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise ExpressionError(f"only numbers are allowed as constants, not {_describe(node)}")
+        if isinstance(node.value, float) and not math.isfinite(node.value):
+            raise ExpressionError(f"number out of range: {_describe(node)}")
+    elif isinstance(node, ast.Name):
+        if node.id in allowed:
+            return  # the name of a called function (bare function names are refused earlier)
+        if node.id.startswith("_"):
+            raise ExpressionError(f"variable names may not start with '_': {node.id}")
+        if node.id not in variables:
+            variables.append(node.id)
+    elif isinstance(node, ast.BinOp):
+        if type(node.op) not in _BINOPS:
+            raise ExpressionError(f"operator not allowed in {_describe(node)} (use + - * / **)")
+    elif isinstance(node, ast.UnaryOp):
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise ExpressionError(f"operator not allowed in {_describe(node)}")
+    elif isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name not in allowed:
+            raise ExpressionError(
+                f"unknown function in {_describe(node)}; allowed: {', '.join(sorted(allowed))}"
+            )
+        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            raise ExpressionError(f"{name}() takes exactly one argument: {_describe(node)}")
+    elif isinstance(node, ast.operator | ast.unaryop | ast.Load):
+        return
+    else:
+        raise ExpressionError(f"not allowed in an expression: {_describe(node)}")
+
+
+def _check_exponents(tree: ast.expr) -> None:
+    # Each `base ** exponent` whose exponent uses no variable is computed in floats here
+    # and refused if huge: the result would only overflow, and a user typing
+    # 10**10**10 should hear why rather than get inf.
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            if any(
+                isinstance(n, ast.Name) and n.id not in functions() for n in ast.walk(node.right)
+            ):
+                continue
+            with no_grad():
+                exponent = _apply(node.right, {}, functions())
+            e = exponent.data if isinstance(exponent, Value) else exponent
+            if not math.isfinite(e) or abs(e) > MAX_EXPONENT:
+                raise ExpressionError(
+                    f"exponent too large in {_describe(node)} (at most {MAX_EXPONENT:g} in size)"
+                )
+
+
+def _apply(
+    node: ast.expr, env: Mapping[str, Value], allowed: Mapping[str, ops.Primitive]
+) -> Value | float:
+    # the tree was checked by `parse`, so only whitelisted node types reach here
+    if isinstance(node, ast.Constant):
+        assert isinstance(node.value, (int, float))
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        return env[node.id]
+    if isinstance(node, ast.UnaryOp):
+        operand = _apply(node.operand, env, allowed)
+        return -operand if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.BinOp):
+        left = _apply(node.left, env, allowed)
+        right = _apply(node.right, env, allowed)
+        if not isinstance(left, Value):
+            left = _lift(left)
+        return _BINOPS[type(node.op)](left, right)
+    if isinstance(node, ast.Call):
+        assert isinstance(node.func, ast.Name)
+        arg = _apply(node.args[0], env, allowed)
+        return allowed[node.func.id](arg if isinstance(arg, Value) else _lift(arg))
+    raise ExpressionError(f"not allowed in an expression: {_describe(node)}")  # pragma: no cover
+
+
+def _lift(x: float) -> Value:
+    # a number on the left of an operator: a constant node that needs no gradient
+    return lift(x, "expression")
