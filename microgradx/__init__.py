@@ -10,7 +10,17 @@
 
 from .engine import Value, enable_grad, grad, is_grad_enabled, no_grad
 from .ops import defprim
+from .viz import draw_dot, render
 
 __version__ = "0.1.0"
 
-__all__ = ["Value", "defprim", "enable_grad", "grad", "is_grad_enabled", "no_grad"]
+__all__ = [
+    "Value",
+    "defprim",
+    "draw_dot",
+    "enable_grad",
+    "grad",
+    "is_grad_enabled",
+    "no_grad",
+    "render",
+]
