@@ -200,7 +200,7 @@ class Diagram(graphviz.Digraph):  # type: ignore[misc]
         """Like :meth:`graphviz.Digraph.render` (source file + ``source.FORMAT``), any renderer."""
         if _system_dot() or args or set(kwargs) - {"format", "outfile", "cleanup"}:
             return str(super().render(filename, directory, *args, **kwargs))
-        source_path = Path(self.save(filename, directory))
+        source_path = Path(self.save(filename, directory=directory))
         fmt = kwargs.get("format") or self.format
         out = Path(kwargs.get("outfile") or f"{source_path}.{fmt}")
         out.write_bytes(_run(self.source, fmt))
