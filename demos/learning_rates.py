@@ -1,0 +1,81 @@
+"""The learning rate decides whether gradient descent converges, oscillates or diverges.
+
+The problem of the first loop, loss (w - 3)**2 from w = 0, with four learning rates. The
+update w <- w - lr * 2 * (w - 3) multiplies the distance to 3 by (1 - 2 * lr) each step:
+below 1 in size it shrinks (smoothly for lr < 0.5, flipping sides for 0.5 < lr < 1),
+above 1 it grows, and far above 1 the loss overflows to inf within a hundred steps.
+
+    python demos/learning_rates.py --out out/learning_rates
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from microgradx.descent import DescentPath, gradient_descent
+
+TARGET = 3.0
+
+
+def loss(w):
+    """The loss of the first loop: smallest (zero) at w = 3."""
+    return (w - TARGET) ** 2
+
+
+def verdict(path: DescentPath) -> str:
+    """One line on how the run went."""
+    if path.stopped:
+        return f"blew up: {path.stopped}"
+    first, last = path.losses[0], path.losses[-1]
+    if last > first:
+        return f"diverges: the loss grew from {first:g} to {last:.3g} in {path.steps} steps"
+    sides = {x > TARGET for x in path.xs[1:] if x != TARGET}
+    how = "oscillates around w = 3 (overshoots every step)" if len(sides) > 1 else "converges"
+    if last == first:
+        return f"{how} and never settles: the loss stays at {last:g}"
+    return f"{how}: loss {first:g} -> {last:.3g}, w = {path.xs[-1]:.4f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run each learning rate, print what happened, draw the loss curves side by side."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--lrs",
+        type=float,
+        nargs="+",
+        default=[0.1, 0.9, 1.1, 30.0],
+        help="learning rates to compare (default 0.1 0.9 1.1 30)",
+    )
+    parser.add_argument("--steps", type=int, default=100, help="steps per run (default 100)")
+    parser.add_argument("--out", default="out/learning_rates", help="folder for the pictures")
+    args = parser.parse_args(argv)
+
+    paths = [gradient_descent(loss, start=0.0, lr=lr, steps=args.steps) for lr in args.lrs]
+    for path in paths:
+        print(f"lr = {path.lr:<5g} {verdict(path)}")
+        if path.stopped:
+            print(f"            last finite w = {path.xs[-2]:.3g} after {path.steps - 1} steps")
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for p in draw(paths, out):
+        print(f"wrote {p}")
+    return 0
+
+
+def draw(paths: list[DescentPath], out: Path) -> list[Path]:
+    """Loss curves side by side (log scale), one panel per learning rate."""
+    from microgradx import plot
+
+    fig = plot.loss_curves(
+        {f"lr = {p.lr:g}": p.losses for p in paths}, logy=True, side_by_side=True
+    )
+    fig.savefig(out / "loss_curves.png", dpi=100)
+    return [out / "loss_curves.png"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

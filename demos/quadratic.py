@@ -1,0 +1,118 @@
+"""Gradient descent on f(w) = w**2, and why a gradient beats nudging the weight.
+
+Part 1: from w = -4 with learning rate 0.05 each step is w <- w - 0.05 * f'(w), so
+-4 -> -3.6 -> -3.24 -> ...: the step shrinks as the slope flattens near the minimum.
+
+Part 2: the "nudge the weight and see whether the loss goes down" approach also reaches the
+minimum, but it needs function evaluations for every weight, where one backward pass gives
+the slope of every weight at once.
+
+    python demos/quadratic.py --out out/quadratic
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from microgradx import Value
+from microgradx.descent import gradient_descent
+
+
+class Counted:
+    """Wrap a function and count how many times it is evaluated."""
+
+    def __init__(self, f: Callable[..., float]) -> None:
+        self.f = f
+        self.calls = 0
+
+    def __call__(self, *args: float) -> float:
+        self.calls += 1
+        return self.f(*args)
+
+
+def nudge_search(f: Callable[[float], float], w: float, h: float, max_steps: int = 10_000):
+    """Move w by +h or -h while that lowers f; return the points visited."""
+    visited = [w]
+    fw = f(w)
+    for _ in range(max_steps):
+        right, left = f(w + h), f(w - h)
+        if min(right, left) >= fw:
+            break
+        w, fw = (w + h, right) if right < left else (w - h, left)
+        visited.append(w)
+    return visited
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the descent steps and the cost of nudging; draw both on the curve."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40, help="gradient steps (default 40)")
+    parser.add_argument("--lr", type=float, default=0.05, help="learning rate (default 0.05)")
+    parser.add_argument("--start", type=float, default=-4.0, help="starting w (default -4)")
+    parser.add_argument("--weights", type=int, default=100, help="weights in part 2's model")
+    parser.add_argument("--out", default="out/quadratic", help="folder for the pictures")
+    args = parser.parse_args(argv)
+
+    path = gradient_descent(lambda w: w**2, start=args.start, lr=args.lr, steps=args.steps)
+    print(f"gradient descent on f(w) = w**2 from w = {args.start:g}, learning rate {args.lr:g}")
+    print("step          w    slope f'(w)   change in w")
+    for k in range(1, path.steps + 1):
+        if k <= 10 or k % 10 == 0:
+            change = path.xs[k] - path.xs[k - 1]
+            print(f"{k:>4}  {path.xs[k]:9.4f}  {path.grads[k - 1][0]:13.4f}  {change:12.4f}")
+    print(f"after {path.steps} steps w = {path.xs[-1]:.6f}: each step is 0.9 times the last")
+
+    # part 2a: nudging one weight by a fixed amount
+    f = Counted(lambda w: w * w)
+    visited = nudge_search(f, args.start, h=0.1)
+    print()
+    print(
+        f"nudging w by 0.1 from {args.start:g}: stopped at w = {visited[-1]:.4f} after "
+        f"{len(visited) - 1} moves and {f.calls} evaluations of f"
+    )
+
+    # part 2b: the slope of many weights at once. loss(w) = sum_i (w_i - t_i)**2
+    n = args.weights
+    targets = [i / n for i in range(n)]
+    weights = [0.5] * n
+
+    def loss_of(ws: Sequence[float]) -> float:
+        return sum((w - t) ** 2 for w, t in zip(ws, targets, strict=True))
+
+    counted = Counted(loss_of)
+    h = 1e-6
+    base = counted(weights)
+    nudged = [
+        (counted([*weights[:i], w + h, *weights[i + 1 :]]) - base) / h
+        for i, w in enumerate(weights)
+    ]
+    params = [Value(w) for w in weights]
+    loss = sum(((p - t) ** 2 for p, t in zip(params, targets, strict=True)), Value(0.0))
+    loss.backward()
+    worst = max(abs(p.grad - s) for p, s in zip(params, nudged, strict=True))
+    print(f"slopes of {n} weights by nudging each: {counted.calls} evaluations of the loss")
+    print(f"slopes of {n} weights by backward():   1 evaluation + 1 backward pass")
+    print(f"largest difference between the two: {worst:.1e} (the nudge is only approximate)")
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = draw(path, visited, out)
+    for p in written:
+        print(f"wrote {p}")
+    return 0
+
+
+def draw(path, visited: list[float], out: Path) -> list[Path]:
+    """The descent path and the nudge path on the curve f(w) = w**2."""
+    from microgradx import plot
+
+    fig = plot.descent_1d(lambda w: w**2, path, title="gradient descent on w**2, lr 0.05")
+    fig.savefig(out / "descent.png", dpi=100)
+    return [out / "descent.png"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
