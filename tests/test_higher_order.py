@@ -1,0 +1,339 @@
+"""Derivatives of derivatives: every primitive, to second and third order, and the
+graph-building backward pass against HIPS autograd on random expressions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from microgradx import Value, grad, ops
+from microgradx.functional import derivative
+
+Formula = Callable[[float], float]
+
+
+def sig(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+# hand-derived (f', f'') for each one-input primitive, and the points to check
+UNARY: dict[str, tuple[Formula, Formula, tuple[float, ...]]] = {
+    "relu": (lambda x: 1.0 if x > 0 else 0.0, lambda x: 0.0, (-1.5, 0.0, 0.7)),
+    "neg": (lambda x: -1.0, lambda x: 0.0, (-1.5, 0.0, 0.7)),
+    "exp": (math.exp, math.exp, (-1.5, 0.0, 0.7)),
+    "log": (lambda x: 1 / x, lambda x: -1 / x**2, (0.25, 1.0, 3.0)),
+    "sqrt": (lambda x: 0.5 / math.sqrt(x), lambda x: -0.25 * x**-1.5, (0.25, 1.0, 3.0)),
+    "tanh": (
+        lambda x: 1 - math.tanh(x) ** 2,
+        lambda x: -2 * math.tanh(x) * (1 - math.tanh(x) ** 2),
+        (-1.5, 0.0, 0.7),
+    ),
+    "sigmoid": (
+        lambda x: sig(x) * (1 - sig(x)),
+        lambda x: sig(x) * (1 - sig(x)) * (1 - 2 * sig(x)),
+        (-1.5, 0.0, 0.7),
+    ),
+    "sin": (math.cos, lambda x: -math.sin(x), (-1.5, 0.0, 0.7)),
+    "cos": (lambda x: -math.sin(x), lambda x: -math.cos(x), (-1.5, 0.0, 0.7)),
+    "abs": (lambda x: math.copysign(1.0, x) if x else 0.0, lambda x: 0.0, (-1.5, 0.0, 0.7)),
+}
+
+Gradient = Callable[[float, float], tuple[float, float]]
+Hessian = Callable[[float, float], tuple[tuple[float, float], tuple[float, float]]]
+
+
+def _pow_hessian(x: float, y: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    mixed = x ** (y - 1) * (1 + y * math.log(x))
+    return ((y * (y - 1) * x ** (y - 2), mixed), (mixed, x**y * math.log(x) ** 2))
+
+
+# hand-derived gradient and Hessian for each two-input primitive
+BINARY: dict[str, tuple[Gradient, Hessian]] = {
+    "add": (lambda x, y: (1.0, 1.0), lambda x, y: ((0.0, 0.0), (0.0, 0.0))),
+    "sub": (lambda x, y: (1.0, -1.0), lambda x, y: ((0.0, 0.0), (0.0, 0.0))),
+    "mul": (lambda x, y: (y, x), lambda x, y: ((0.0, 1.0), (1.0, 0.0))),
+    "div": (
+        lambda x, y: (1 / y, -x / y**2),
+        lambda x, y: ((0.0, -1 / y**2), (-1 / y**2, 2 * x / y**3)),
+    ),
+    "pow": (lambda x, y: (y * x ** (y - 1), x**y * math.log(x)), _pow_hessian),
+}
+BINARY_POINTS = [(1.5, 2.0), (0.7, -1.3), (2.0, 0.5), (3.0, 3.0)]
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def derivatives(f: Callable[[Value], Value], x0: float, n: int) -> list[float]:
+    """f(x0), f'(x0), ..., the n-th derivative, by repeated grad(create_graph=True)."""
+    x = Value(x0)
+    y = f(x)
+    out = [y.data]
+    for _ in range(n):
+        (y,) = grad(y, [x], create_graph=True, allow_unused=True)
+        out.append(y.data)
+    return out
+
+
+def test_every_builtin_has_hand_derived_formulas() -> None:
+    assert set(UNARY) | set(BINARY) == {b[0] for b in ops.BUILTINS}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_first_and_second_derivative(name: str) -> None:
+    d1, d2, points = UNARY[name]
+    prim = ops.BY_NAME[name]
+    for x0 in points:
+        _, got1, got2 = derivatives(prim, x0, 2)
+        assert close(got1, d1(x0)), (name, x0, got1)
+        assert close(got2, d2(x0)), (name, x0, got2)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_gradient_and_hessian(name: str) -> None:
+    d1, d2 = BINARY[name]
+    prim = ops.BY_NAME[name]
+    for x0, y0 in BINARY_POINTS:
+        x, y = Value(x0), Value(y0)
+        gx, gy = grad(prim(x, y), [x, y], create_graph=True)
+        assert close(gx.data, d1(x0, y0)[0]) and close(gy.data, d1(x0, y0)[1])
+        for row, g in zip(d2(x0, y0), (gx, gy), strict=True):
+            hx, hy = grad(g, [x, y], allow_unused=True)
+            assert close(hx.data, row[0]), (name, x0, y0, hx, row)
+            assert close(hy.data, row[1]), (name, x0, y0, hy, row)
+
+
+@pytest.mark.parametrize(
+    ("f", "x0", "expected"),
+    [
+        (Value.exp, 0.3, [math.exp(0.3)] * 5),
+        (Value.sin, 0.3, [math.sin(0.3), math.cos(0.3), -math.sin(0.3), -math.cos(0.3)]),
+        (
+            Value.tanh,
+            0.4,
+            [
+                math.tanh(0.4),
+                1 - math.tanh(0.4) ** 2,
+                -2 * math.tanh(0.4) * (1 - math.tanh(0.4) ** 2),
+                (6 * math.tanh(0.4) ** 2 - 2) * (1 - math.tanh(0.4) ** 2),
+            ],
+        ),
+        (lambda x: x**3.5, 1.7, [1.7**3.5, 3.5 * 1.7**2.5, 8.75 * 1.7**1.5, 13.125 * 1.7**0.5]),
+        (lambda x: x**3, -2.0, [-8.0, 12.0, -12.0, 6.0, 0.0]),
+        (lambda x: 2.0**x, 0.5, [2**0.5 * math.log(2) ** k for k in range(5)]),
+    ],
+)
+def test_third_and_higher_order(
+    f: Callable[[Value], Value], x0: float, expected: list[float]
+) -> None:
+    got = derivatives(f, x0, len(expected) - 1)
+    assert all(
+        math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) for a, b in zip(got, expected, strict=True)
+    )
+
+
+def test_third_order_mixed_partials_of_value_pow_value() -> None:
+    # d^3/dx dy dy (x ** y) = d/dx (x^y ln^2 x) = x^(y-1) (y ln^2 x + 2 ln x)
+    x0, y0 = 1.8, 2.3
+    x, y = Value(x0), Value(y0)
+    (gy,) = grad(x**y, [y], create_graph=True)
+    (gyy,) = grad(gy, [y], create_graph=True)
+    (gyyx,) = grad(gyy, [x])
+    lx = math.log(x0)
+    assert math.isclose(gyyx.data, x0 ** (y0 - 1) * (y0 * lx * lx + 2 * lx), rel_tol=1e-12)
+    # and the order of differentiation does not matter
+    (gx,) = grad(x**y, [x], create_graph=True)
+    (gxy,) = grad(gx, [y], create_graph=True)
+    (gxyy,) = grad(gxy, [y])
+    assert math.isclose(gxyy.data, gyyx.data, rel_tol=1e-12)
+
+
+def test_user_defined_primitive_any_order() -> None:
+    softplus = ops.BY_NAME.get("hx_softplus") or ops.defprim(
+        "hx_softplus", "log1p(exp(x))", "g * sigmoid(x)"
+    )
+    s = sig(0.4)
+    got = derivatives(softplus, 0.4, 3)
+    expected = [math.log1p(math.exp(0.4)), s, s * (1 - s), s * (1 - s) * (1 - 2 * s)]
+    assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(got, expected, strict=True))
+
+
+# -- kinks and edges: the graph-building pass follows the same conventions ------------------
+
+KINKS: list[tuple[str, Callable[[Value], Value], float]] = [
+    ("relu at 0", Value.relu, 0.0),
+    ("abs at 0", abs, 0.0),
+    ("sqrt at 0", Value.sqrt, 0.0),
+    ("log at 0", Value.log, 0.0),
+    ("log at -1", Value.log, -1.0),
+    ("x**0 at 0", lambda x: x**0, 0.0),
+    ("x**1 at 0", lambda x: x**1, 0.0),
+    ("x**2 at 0", lambda x: x**2, 0.0),
+    ("x**0.5 at 0", lambda x: x**0.5, 0.0),
+    ("x**-1 at 0", lambda x: x**-1, 0.0),
+    ("1/x at 0", lambda x: 1 / x, 0.0),
+    ("0/x at 0", lambda x: 0 / x, 0.0),
+]
+
+
+def same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+@pytest.mark.parametrize(("name", "f", "x0"), KINKS, ids=[k[0] for k in KINKS])
+def test_create_graph_agrees_with_the_float_pass_at_kinks(
+    name: str, f: Callable[[Value], Value], x0: float
+) -> None:
+    x = Value(x0)
+    f(x).backward()
+    x2 = Value(x0)
+    (gv,) = grad(f(x2), [x2], create_graph=True)
+    assert same(gv.data, x.grad), (name, gv, x.grad)
+
+
+@pytest.mark.parametrize(("name", "f", "x0"), KINKS, ids=[k[0] for k in KINKS])
+def test_backward_create_graph_gives_values(
+    name: str, f: Callable[[Value], Value], x0: float
+) -> None:
+    x = Value(x0)
+    f(x).backward(create_graph=True)
+    expected = Value(x0)
+    f(expected).backward()
+    assert same(float(x.grad), expected.grad)
+
+
+@pytest.mark.parametrize("x0", [-2.0, -1e-300, 0.0, 1e-300, 2.0])
+def test_second_derivative_of_relu_and_abs_is_zero_everywhere(x0: float) -> None:
+    assert derivative(Value.relu, 2)(x0) == 0.0
+    assert derivative(abs, 2)(x0) == 0.0
+    assert derivative(lambda x: x.relu() * 3 + abs(x), 3)(x0) == 0.0
+
+
+def test_second_derivative_of_x_squared_at_zero_is_two() -> None:
+    assert derivatives(lambda x: x**2, 0.0, 3) == [0.0, 0.0, 2.0, 0.0]
+    assert derivatives(lambda x: x * x, 0.0, 3) == [0.0, 0.0, 2.0, 0.0]
+
+
+# -- allow_unused -------------------------------------------------------------------------
+
+
+def test_grad_of_a_constant_gradient_needs_allow_unused() -> None:
+    x = Value(1.5)
+    (g,) = grad(3 * x, [x], create_graph=True)
+    assert g.data == 3.0
+    with pytest.raises(ValueError, match="does not affect the output"):
+        grad(g, [x])
+    (h,) = grad(g, [x], allow_unused=True)
+    assert h.data == 0.0 and isinstance(h, Value)
+
+
+def test_grad_allow_unused_gives_value_zero() -> None:
+    x, y = Value(1.0), Value(2.0)
+    with pytest.raises(ValueError, match=r"inputs\[1\]"):
+        grad(x * x, [x, y])
+    gx, gy = grad(x * x, [x, y], allow_unused=True)
+    assert (gx.data, gy.data) == (2.0, 0.0)
+    assert x.grad == 0.0 and y.grad == 0.0  # grad writes no .grad
+
+
+# -- random expressions: Hessians against HIPS autograd -----------------------------------
+
+# each step: (op, i, j) applied to earlier nodes i, j; the domain-restricted ops are fed
+# positive arguments so that every Hessian is finite
+UNARY_STEPS = ["exp", "tanh", "sigmoid", "sin", "cos", "neg", "log", "sqrt", "abs", "relu", "sq"]
+BINARY_STEPS = ["add", "sub", "mul", "div", "pow", "powc"]
+
+
+def build(steps: list[tuple[str, int, int]], xs: list[Any], lib: Any) -> Any:
+    nodes = list(xs)
+    for op, i, j in steps:
+        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        nodes.append(lib[op](a, b))
+    return nodes[-1] + nodes[-2] * nodes[0]
+
+
+def _mx_positive(a: Value) -> Value:
+    return 0.5 + a * a
+
+
+MX: dict[str, Callable[[Any, Any], Any]] = {
+    "exp": lambda a, b: (a.tanh()).exp(),
+    "tanh": lambda a, b: a.tanh(),
+    "sigmoid": lambda a, b: a.sigmoid(),
+    "sin": lambda a, b: a.sin(),
+    "cos": lambda a, b: a.cos(),
+    "neg": lambda a, b: -a,
+    "log": lambda a, b: _mx_positive(a).log(),
+    "sqrt": lambda a, b: _mx_positive(a).sqrt(),
+    "abs": lambda a, b: abs(a),
+    "relu": lambda a, b: a.relu(),
+    "sq": lambda a, b: a**2,
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / _mx_positive(b),
+    "pow": lambda a, b: _mx_positive(a) ** b.tanh(),
+    "powc": lambda a, b: a**3,
+}
+
+AG: dict[str, Callable[[Any, Any], Any]] = {
+    "exp": lambda a, b: anp.exp(anp.tanh(a)),
+    "tanh": lambda a, b: anp.tanh(a),
+    "sigmoid": lambda a, b: 1.0 / (1.0 + anp.exp(-a)),
+    "sin": lambda a, b: anp.sin(a),
+    "cos": lambda a, b: anp.cos(a),
+    "neg": lambda a, b: -a,
+    "log": lambda a, b: anp.log(0.5 + a * a),
+    "sqrt": lambda a, b: anp.sqrt(0.5 + a * a),
+    "abs": lambda a, b: anp.abs(a),
+    "relu": lambda a, b: anp.where(a > 0, a, 0.0 * a),
+    "sq": lambda a, b: a**2,
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (0.5 + b * b),
+    "pow": lambda a, b: (0.5 + a * a) ** anp.tanh(b),
+    "powc": lambda a, b: a**3,
+}
+
+steps_st = st.lists(
+    st.tuples(st.sampled_from(UNARY_STEPS + BINARY_STEPS), st.integers(0, 20), st.integers(0, 20)),
+    min_size=1,
+    max_size=8,
+)
+# points away from the kinks of abs and relu, where the Hessian is not defined
+coord = st.floats(0.05, 1.5) | st.floats(-1.5, -0.05)
+
+
+@given(steps_st, st.lists(coord, min_size=3, max_size=3))
+def test_hessian_of_random_expressions_matches_autograd(
+    steps: list[tuple[str, int, int]], point: list[float]
+) -> None:
+    xs = [Value(p) for p in point]
+    out = build(steps, xs, MX)
+    grads = grad(out, xs, create_graph=True, allow_unused=True)
+    ours = [[h.data for h in grad(g, xs, allow_unused=True)] for g in grads]
+
+    def f(v: Any) -> Any:
+        return build(steps, [v[0], v[1], v[2]], AG)
+
+    theirs = autograd.hessian(f)(np.array(point, dtype=np.float64))
+    assert np.all(np.isfinite(theirs))
+    scale = max(1.0, float(np.max(np.abs(theirs))))
+    for i in range(3):
+        for j in range(3):
+            assert math.isclose(ours[i][j], theirs[i][j], rel_tol=1e-8, abs_tol=1e-8 * scale), (
+                i,
+                j,
+                ours,
+                theirs,
+            )
