@@ -177,8 +177,7 @@ def _check_exponents(tree: ast.expr) -> None:
                 isinstance(n, ast.Name) and n.id not in functions() for n in ast.walk(node.right)
             ):
                 continue
-            with no_grad():
-                exponent = _apply(node.right, {}, functions())
+            exponent = _apply(node.right, {}, functions())
             e = exponent.data if isinstance(exponent, Value) else exponent
             if not math.isfinite(e) or abs(e) > MAX_EXPONENT:
                 raise ExpressionError(
@@ -195,20 +194,32 @@ def _apply(
         return float(node.value)
     if isinstance(node, ast.Name):
         return env[node.id]
+    # a part without variables is folded to a float (IEEE results, no graph nodes)
     if isinstance(node, ast.UnaryOp):
         operand = _apply(node.operand, env, allowed)
-        return -operand if isinstance(node.op, ast.USub) else operand
+        if not isinstance(node.op, ast.USub):
+            return operand
+        return -operand if isinstance(operand, Value) else _fold(lambda: -_lift(operand))
     if isinstance(node, ast.BinOp):
         left = _apply(node.left, env, allowed)
         right = _apply(node.right, env, allowed)
-        if not isinstance(left, Value):
-            left = _lift(left)
-        return _BINOPS[type(node.op)](left, right)
+        op = _BINOPS[type(node.op)]
+        if isinstance(left, Value):
+            return op(left, right)
+        if isinstance(right, Value):
+            return op(_lift(left), right)
+        return _fold(lambda: op(_lift(left), right))
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)
         arg = _apply(node.args[0], env, allowed)
-        return allowed[node.func.id](arg if isinstance(arg, Value) else _lift(arg))
+        prim = allowed[node.func.id]
+        return prim(arg) if isinstance(arg, Value) else _fold(lambda: prim(_lift(arg)))
     raise ExpressionError(f"not allowed in an expression: {_describe(node)}")  # pragma: no cover
+
+
+def _fold(compute: Callable[[], Value]) -> float:
+    with no_grad():
+        return compute().data
 
 
 def _lift(x: float) -> Value:
