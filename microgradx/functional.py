@@ -41,9 +41,7 @@ def _check_function(f: object, who: str) -> None:
 
 def _as_list(xs: object, who: str, what: str) -> tuple[list[Any], bool]:
     """``xs`` as a list and whether it was a single scalar (then results are scalars too)."""
-    if isinstance(xs, (Value, int, float)) or (
-        not isinstance(xs, (str, bytes)) and not isinstance(xs, Sequence)
-    ):
+    if isinstance(xs, (Value, int, float, str, bytes)) or not isinstance(xs, Sequence):
         items, single = [xs], True
     else:
         items, single = list(xs), False
