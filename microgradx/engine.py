@@ -289,7 +289,7 @@ def _check_gradient(gradient: object, create_graph: bool) -> Any:
 
 def _backpropagate(
     root: Value, gradient: object, create_graph: bool, accumulate: bool
-) -> tuple[list[Value], int]:
+) -> tuple[list[Value], int, dict[Value, Any] | None]:
     if not isinstance(root, Value):
         raise TypeError(f"expected a Value to backpropagate from, got {type(root).__name__}")
     if not root.requires_grad:
@@ -301,16 +301,17 @@ def _backpropagate(
     if create_graph:
         with enable_grad():
             adjoints = _backward_values(order, seed)
-        for v in order:
-            g = adjoints.get(v)
-            if g is not None:
-                v._adj = g
-                if accumulate:
+        # the adjoints stay out of `_adj`: a node's derivative graph often contains the node
+        # itself, and keeping it there would make a reference cycle
+        if accumulate:
+            for v in order:
+                g = adjoints.get(v)
+                if g is not None:
                     v.grad = v.grad + g
-    else:
-        root._adj = seed
-        _generated.backward_kernel(order, accumulate)
-    return order, mark
+        return order, mark, adjoints
+    root._adj = seed
+    _generated.backward_kernel(order, accumulate)
+    return order, mark, None
 
 
 def _backward_values(order: list[Value], seed: Value | float) -> dict[Value, Any]:
@@ -353,7 +354,7 @@ def grad(
         raise TypeError(f"grad(): output must be a Value, got {type(output).__name__}")
     if not output.requires_grad:
         raise RuntimeError("grad(): output has no graph (made under no_grad() or from numbers)")
-    _, mark = _backpropagate(output, 1.0, create_graph, accumulate=False)
+    _, mark, adjoints = _backpropagate(output, 1.0, create_graph, accumulate=False)
     result: list[Value] = []
     for i, x in enumerate(xs):
         if x._mark < mark or x._mark == NO_GRAD:
@@ -364,7 +365,7 @@ def grad(
                 )
             result.append(Value(0.0))
         else:
-            g = x._adj
+            g = x._adj if adjoints is None else adjoints.get(x, 0.0)
             result.append(g if isinstance(g, Value) else Value(g))
     return result
 
