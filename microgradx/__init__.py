@@ -9,6 +9,7 @@
 """
 
 from .engine import Value, enable_grad, grad, is_grad_enabled, no_grad
+from .functional import derivative, hessian, hvp, jvp, newton, value_and_grad
 from .ops import defprim
 from .viz import draw_dot, render
 
@@ -17,10 +18,16 @@ __version__ = "0.1.0"
 __all__ = [
     "Value",
     "defprim",
+    "derivative",
     "draw_dot",
     "enable_grad",
     "grad",
+    "hessian",
+    "hvp",
     "is_grad_enabled",
+    "jvp",
+    "newton",
     "no_grad",
     "render",
+    "value_and_grad",
 ]
