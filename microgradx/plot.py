@@ -311,9 +311,9 @@ def plot_descent_2d(
     a rate that converges walks down into the minimum, the path of one that diverges
     zigzags outward across the valley.
     """
-    runs = _runs(f, start, lrs, steps, "plot_descent_2d")
-    if len(runs[0].points[0]) != 2:
+    if not isinstance(start, Sequence) or isinstance(start, str) or len(start) != 2:
         raise ValueError(f"plot_descent_2d(): start must be a pair (x, y), got {start!r}")
+    runs = _runs(f, start, lrs, steps, "plot_descent_2d")
     sx, sy = runs[0].points[0]
     if xlim is None or ylim is None:
         calm = [p for r in runs if not r.diverged for p in r.points] or [(sx, sy)]

@@ -1,0 +1,162 @@
+"""Plots, headless: each returns a Figure with the right data and writes PNG/SVG files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from matplotlib.figure import Figure
+
+from microgradx import Value
+from microgradx.descent import gradient_descent
+from microgradx.plot import (
+    plot_decision_boundary,
+    plot_derivative,
+    plot_descent,
+    plot_descent_2d,
+    plot_loss,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > 5000
+
+
+def assert_svg(path: Path) -> None:
+    root = ET.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_matplotlib_is_imported_only_when_a_plot_is_made() -> None:
+    code = (
+        "import sys, microgradx, microgradx.plot, microgradx.viz;print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_loss_curve_from_a_list(tmp_path: Path) -> None:
+    history = [4.0, 2.0, Value(1.0), 0.5, 0.75]
+    fig = plot_loss(history, path=tmp_path / "loss.png")
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    curve = ax.lines[0]
+    assert list(curve.get_ydata()) == [4.0, 2.0, 1.0, 0.5, 0.75]
+    assert list(ax.lines[1].get_ydata()) == [0.5]  # the minimum is marked
+    assert list(ax.lines[1].get_xdata()) == [3]
+    assert_png(tmp_path / "loss.png")
+
+
+def test_loss_curves_from_a_dict_with_log_scale(tmp_path: Path) -> None:
+    fig = plot_loss(
+        {"train": [1.0, 0.1, 0.01], "validation": [1.0, 0.3, 0.2]},
+        log=True,
+        path=tmp_path / "loss.svg",
+    )
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "validation"]
+    assert_svg(tmp_path / "loss.svg")
+
+
+@pytest.mark.parametrize(
+    ("history", "error"),
+    [([], ValueError), ({}, ValueError), ("abc", TypeError), ([1.0, "x"], TypeError)],
+)
+def test_loss_curve_refuses_bad_history(history: object, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        plot_loss(history)  # type: ignore[arg-type]
+
+
+def test_derivative_comes_from_backpropagation(tmp_path: Path) -> None:
+    def f(x: Value) -> Value:
+        return x**3 / 3 - x
+
+    fig = plot_derivative(f, xlim=(-2.0, 2.0), points=[-1.0, 0.5], num=41, path=tmp_path / "d.png")
+    (ax,) = fig.axes
+    xs = list(ax.lines[0].get_xdata())
+    assert len(xs) == 41
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([x**3 / 3 - x for x in xs])
+    assert list(ax.lines[1].get_ydata()) == pytest.approx([x * x - 1 for x in xs])
+    # tangent at 0.5: slope -0.75 through (0.5, f(0.5)), half-width (2 - -2) / 8
+    tangent = ax.lines[4]
+    y0 = 0.5**3 / 3 - 0.5
+    assert list(tangent.get_xdata()) == [0.0, 1.0]
+    assert list(tangent.get_ydata()) == pytest.approx([y0 + 0.375, y0 - 0.375])
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["slope 0", "slope -0.75"]
+    assert_png(tmp_path / "d.png")
+
+
+def test_derivative_refuses_bad_arguments() -> None:
+    with pytest.raises(TypeError):
+        plot_derivative(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        plot_derivative(lambda x: x, xlim=(1.0, -1.0))
+    with pytest.raises(ValueError):
+        plot_derivative(lambda x: x, num=1)
+
+
+def test_descent_1d_shows_a_converging_and_a_diverging_rate(tmp_path: Path) -> None:
+    def loss(w: Value) -> Value:
+        return (w - 3) ** 2
+
+    fig = plot_descent(loss, start=-1.0, lrs=(0.1, 1.05), steps=15, path=tmp_path / "gd.svg")
+    good, bad = fig.axes
+    assert good.get_title() == "lr = 0.1: converges"
+    assert bad.get_title() == "lr = 1.05: diverges"
+    expected = gradient_descent(loss, -1.0, 0.1, 15)
+    steps = good.lines[1]
+    assert list(steps.get_xdata()) == pytest.approx(expected.xs)
+    assert list(steps.get_ydata()) == pytest.approx(expected.losses)
+    assert abs(expected.xs[-1] - 3) < 0.2
+    assert_svg(tmp_path / "gd.svg")
+
+
+def test_descent_2d_on_contours(tmp_path: Path) -> None:
+    def bowl(x: Value, y: Value) -> Value:
+        return x**2 + 10 * y**2
+
+    fig = plot_descent_2d(bowl, start=(-4.0, 1.5), lrs=(0.09, 0.105), path=tmp_path / "gd2.png")
+    good, bad = fig.axes
+    assert good.get_title() == "lr = 0.09: converges"
+    assert bad.get_title() == "lr = 0.105: diverges"
+    path = good.lines[0]
+    assert (path.get_xdata()[0], path.get_ydata()[0]) == (-4.0, 1.5)
+    assert abs(path.get_xdata()[-1]) < 0.05 and abs(path.get_ydata()[-1]) < 0.05
+    # the diverging path is drawn until it leaves the picture
+    y_lo, y_hi = bad.get_ylim()
+    ys = list(bad.lines[0].get_ydata())
+    assert all(y_lo <= y <= y_hi for y in ys[:-1]) and not y_lo <= ys[-1] <= y_hi
+    assert_png(tmp_path / "gd2.png")
+    with pytest.raises(ValueError, match="pair"):
+        plot_descent_2d(bowl, start=(1.0, 2.0, 3.0))
+
+
+def test_decision_boundary_of_a_linear_classifier(tmp_path: Path) -> None:
+    w1, w2, b = Value(1.0), Value(-1.0), Value(0.0)
+
+    def model(p: list[float]) -> Value:
+        return w1 * p[0] + w2 * p[1] + b
+
+    X = [(0.0, 1.0), (1.0, 0.0), (2.0, 0.5), (-1.0, -2.0), (0.5, 1.5), (1.0, 2.0)]  # noqa: N806
+    y = [-1, 1, 1, 1, -1, 1]  # the last one is on the wrong side
+    fig = plot_decision_boundary(model, X, y, resolution=20, path=tmp_path / "db.png")
+    (ax,) = fig.axes
+    assert ax.get_title() == "decision boundary (accuracy 83%)"
+    assert_png(tmp_path / "db.png")
+    assert w1.grad == 0.0  # evaluated without building a graph
+    # 0/1 labels and a model returning a one-element list (an MLP with one output)
+    fig = plot_decision_boundary(lambda p: [model(p)], X, [0, 1, 1, 1, 0, 0], resolution=10)
+    assert fig.axes[0].get_title() == "decision boundary (accuracy 100%)"
+    with pytest.raises(ValueError, match="labels"):
+        plot_decision_boundary(model, X, y[:-1])
+    with pytest.raises(ValueError):
+        plot_decision_boundary(model, [(1.0, 2.0, 3.0)], [1])
