@@ -283,11 +283,12 @@ def _tangents_float(
         v._adj = None
     for x, t in zip(primals, tangents, strict=True):
         x._adj = t if x._adj is None else x._adj + t  # the same Value passed twice adds up
-    _TangentKernel.get()(order)
-    result = [0.0 if y._mark == NO_GRAD or y._adj is None else float(y._adj) for y in outputs]
-    for v in touched:
-        v._adj = 0.0
-    return result
+    try:
+        _TangentKernel.get()(order)
+        return [0.0 if y._mark == NO_GRAD or y._adj is None else float(y._adj) for y in outputs]
+    finally:
+        for v in touched:
+            v._adj = 0.0
 
 
 def _tangents_value(outputs: list[Value], primals: list[Value], tangents: list[Any]) -> list[Value]:
