@@ -41,9 +41,27 @@ def parse(source: str, names: Collection[str], functions: Collection[str]) -> as
         tree = ast.parse(source.strip(), mode="eval").body
     except SyntaxError as e:
         raise RuleError(f"cannot parse {source!r}: {e.msg}") from None
+    callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and id(node) not in callees and node.id not in names:
+            # a bare function name would be a function object, not a number
+            raise RuleError(
+                f"unknown name {node.id!r} in {source!r}; expected one of {sorted(names)}"
+            )
         _check(node, source, names, functions)
     return tree
+
+
+def _is_condition(node: ast.expr) -> bool:
+    # a comparison, or and/or/not of comparisons: a bool in every mode (a bare Value
+    # would always be true, a bare float true when nonzero)
+    if isinstance(node, ast.Compare):
+        return True
+    if isinstance(node, ast.BoolOp):
+        return all(_is_condition(v) for v in node.values)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _is_condition(node.operand)
+    return False
 
 
 def _check(node: ast.AST, source: str, names: Collection[str], functions: Collection[str]) -> None:
@@ -67,11 +85,19 @@ def _check(node: ast.AST, source: str, names: Collection[str], functions: Collec
     elif isinstance(node, ast.UnaryOp):
         if not isinstance(node.op, _UNARY):
             raise RuleError(f"operator {type(node.op).__name__} is not allowed {where}")
+        if isinstance(node.op, ast.Not) and not _is_condition(node.operand):
+            raise RuleError(f"and / or / not take comparisons, such as x > 0, {where}")
     elif isinstance(node, ast.Compare):
         if not all(isinstance(op, _COMPARE) for op in node.ops):
             raise RuleError(f"only == != < <= > >= comparisons are allowed {where}")
-    elif not isinstance(node, (ast.BoolOp, ast.IfExp, ast.expr_context, ast.operator,
-                               ast.unaryop, ast.cmpop, ast.boolop)):  # fmt: skip
+    elif isinstance(node, ast.BoolOp):
+        if not _is_condition(node):
+            raise RuleError(f"and / or / not take comparisons, such as x > 0, {where}")
+    elif isinstance(node, ast.IfExp):
+        if not _is_condition(node.test):
+            raise RuleError(f"the condition of `a if cond else b` must be a comparison {where}")
+    elif not isinstance(node, (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop,
+                               ast.boolop)):  # fmt: skip
         raise RuleError(f"{type(node).__name__} is not allowed {where}")
 
 

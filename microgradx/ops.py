@@ -12,6 +12,7 @@ built-ins below, and gets all of that.
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -135,16 +136,20 @@ def _register(
     methods: tuple[str, ...],
     known: set[str],
 ) -> Primitive:
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"primitive name must be an identifier, got {name!r}")
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"primitive name must be an identifier (not a keyword), got {name!r}")
+    if name in ("x", "y", "out", "g") or name in HELPERS:
+        raise ValueError(f"{name!r} already means something in the rules; choose another name")
+    if symbol is not None and not isinstance(symbol, str):
+        raise TypeError(f"symbol must be a str, got {type(symbol).__name__}")
     if name in BY_NAME:
         raise ValueError(f"a primitive named {name!r} is already registered")
     if len(vjps) not in (1, 2):
         raise ValueError(f"give one derivative rule per input (1 or 2), got {len(vjps)}")
     if not isinstance(methods, tuple) or not all(
-        isinstance(m, str) and m.isidentifier() for m in methods
+        isinstance(m, str) and m.isidentifier() and not keyword.iskeyword(m) for m in methods
     ):
-        raise ValueError(f"methods must be a tuple of identifiers, got {methods!r}")
+        raise ValueError(f"methods must be a tuple of identifiers (not keywords), got {methods!r}")
     arity = len(vjps)
     inputs = ["x", "y"][:arity]
     if isinstance(forward, str):
