@@ -11,6 +11,7 @@ above 1 it grows, and far above 1 the loss overflows to inf within a hundred ste
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +34,7 @@ def verdict(path: DescentPath) -> str:
     if last > first:
         return f"diverges: the loss grew from {first:g} to {last:.3g} in {path.steps} steps"
     sides = {x > TARGET for x in path.xs[1:] if x != TARGET}
-    how = "oscillates around w = 3 (overshoots every step)" if len(sides) > 1 else "converges"
+    how = "oscillates (overshoots w = 3 every step)" if len(sides) > 1 else "converges"
     if last == first:
         return f"{how} and never settles: the loss stays at {last:g}"
     return f"{how}: loss {first:g} -> {last:.3g}, w = {path.xs[-1]:.4f}"
@@ -46,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--lrs",
         type=float,
         nargs="+",
-        default=[0.1, 0.9, 1.1, 30.0],
-        help="learning rates to compare (default 0.1 0.9 1.1 30)",
+        default=[0.1, 0.95, 1.1, 30.0],
+        help="learning rates to compare (default 0.1 0.95 1.1 30)",
     )
     parser.add_argument("--steps", type=int, default=100, help="steps per run (default 100)")
     parser.add_argument("--out", default="out/learning_rates", help="folder for the pictures")
@@ -67,14 +68,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def draw(paths: list[DescentPath], out: Path) -> list[Path]:
-    """Loss curves side by side (log scale), one panel per learning rate."""
-    from microgradx import plot
+    """Loss curves side by side (one panel per learning rate), and the steps on the curve."""
+    import matplotlib.pyplot as plt
 
-    fig = plot.loss_curves(
-        {f"lr = {p.lr:g}": p.losses for p in paths}, logy=True, side_by_side=True
-    )
+    from microgradx.plot import plot_descent
+
+    # log10 of the loss on a linear axis: matplotlib's log axes fail near the float maximum
+    fig, axes = plt.subplots(1, len(paths), figsize=(3.6 * len(paths), 3.2), squeeze=False)
+    for ax, p in zip(axes[0], paths, strict=True):
+        logs = [math.log10(v) if v > 0 else math.nan for v in p.losses if math.isfinite(v)]
+        ax.plot(range(len(logs)), logs, color="tab:red" if p.diverged else "tab:blue")
+        if p.stopped:
+            ax.axvline(len(logs), color="tab:red", ls=":", lw=1)
+            ax.annotate(" inf", (len(logs), logs[-1]), color="tab:red", ha="left")
+        ax.set(xlabel="step", title=f"lr = {p.lr:g}: {verdict(p).split(' ')[0].rstrip(':')}")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("log10 of the loss (w - 3)**2")
+    fig.tight_layout()
     fig.savefig(out / "loss_curves.png", dpi=100)
-    return [out / "loss_curves.png"]
+    plt.close(fig)
+    steps = min(20, *(p.steps for p in paths))
+    plot_descent(loss, 0.0, lrs=[p.lr for p in paths], steps=steps, path=out / "steps.png")
+    return [out / "loss_curves.png", out / "steps.png"]
 
 
 if __name__ == "__main__":

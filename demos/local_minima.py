@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from microgradx import Value, no_grad
 from microgradx.descent import DescentPath, gradient_descent
 
 
@@ -56,12 +57,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def draw(paths: list[DescentPath], out: Path) -> list[Path]:
-    """Every descent path on the curve."""
-    from microgradx import plot
+    """Every descent path on the curve, each ending in its own valley."""
+    import matplotlib.pyplot as plt
 
-    fig = plot.descent_1d(f, paths, title="gradient descent from several starts")
+    from microgradx.plot import plot_loss
+
+    grid = [-10 + 20 * i / 400 for i in range(401)]
+    with no_grad():
+        curve = [f(Value(x)).data for x in grid]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax.plot(grid, curve, color="0.3", lw=1.5)
+    for i, p in enumerate(paths):
+        ax.plot(p.xs, p.losses, "-o", color=f"C{i}", ms=3, lw=1, alpha=0.8)
+        ax.plot(p.xs[:1], p.losses[:1], "s", color=f"C{i}", ms=7)
+    ax.set(xlabel="x", ylabel="f(x)", title="each start (square) rolls into its own valley")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
     fig.savefig(out / "valleys.png", dpi=100)
-    return [out / "valleys.png"]
+    plt.close(fig)
+    plot_loss(
+        {f"start {p.xs[0]:g}": p.losses for p in paths},
+        title="loss from each start",
+        path=out / "loss_curves.png",
+    )
+    return [out / "valleys.png", out / "loss_curves.png"]
 
 
 if __name__ == "__main__":

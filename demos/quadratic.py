@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from microgradx import Value
-from microgradx.descent import gradient_descent
+from microgradx.descent import DescentPath, gradient_descent
 
 
 class Counted:
@@ -99,19 +99,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    written = draw(path, visited, out)
+    written = draw(path, out)
     for p in written:
         print(f"wrote {p}")
     return 0
 
 
-def draw(path, visited: list[float], out: Path) -> list[Path]:
-    """The descent path and the nudge path on the curve f(w) = w**2."""
-    from microgradx import plot
+def draw(path: DescentPath, out: Path) -> list[Path]:
+    """The descent steps on the curve f(w) = w**2, and the loss at each step."""
+    from microgradx.plot import plot_descent, plot_loss
 
-    fig = plot.descent_1d(lambda w: w**2, path, title="gradient descent on w**2, lr 0.05")
-    fig.savefig(out / "descent.png", dpi=100)
-    return [out / "descent.png"]
+    plot_descent(
+        lambda w: w**2, path.xs[0], lrs=[path.lr], steps=path.steps, path=out / "descent.png"
+    )
+    plot_loss(path.losses, log=True, title="f(w) = w**2 along the descent", path=out / "loss.png")
+    return [out / "descent.png", out / "loss.png"]
 
 
 if __name__ == "__main__":
