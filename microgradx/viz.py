@@ -74,7 +74,7 @@ def _roots(root: Value | Iterable[Value], where: str) -> list[Value]:
             raise TypeError(f"{where}: expected a Value or Values, got {type(r).__name__} at {i}")
     if not roots:
         raise ValueError(f"{where}: expected at least one Value")
-    return roots
+    return list({id(r): r for r in roots}.values())  # each once, in order
 
 
 def topological(root: Value | Iterable[Value]) -> list[Value]:

@@ -186,6 +186,16 @@ def test_max_nodes_draws_the_nodes_nearest_the_root_and_summarises_the_rest() ->
     assert f"data {total.data:.4f}" in labels["v0"]
 
 
+def test_several_outputs_share_one_diagram() -> None:
+    x = Value(2.0, label="x")
+    y, z = x * 3, x.exp()
+    for roots in ([y, z], [y, z, y]):
+        source = draw_dot(roots).source
+        assert len(records(source)) == 4
+        assert source.count("#fde68a") == 2  # both outputs are marked
+    assert len(trace([y, z, z]).splitlines()) == 4
+
+
 def test_max_nodes_none_or_large_draws_everything() -> None:
     loss, _ = expression()
     assert "summary" not in draw_dot(loss, max_nodes=7).source
