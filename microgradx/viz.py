@@ -196,15 +196,52 @@ class Diagram(graphviz.Digraph):  # type: ignore[misc]
         data = _run(self.source, format or self.format)
         return data.decode(encoding) if encoding else data
 
-    def render(self, filename: Any = None, directory: Any = None, *args: Any, **kwargs: Any) -> str:
-        """Like :meth:`graphviz.Digraph.render` (source file + ``source.FORMAT``), any renderer."""
-        if _system_dot() or args or set(kwargs) - {"format", "outfile", "cleanup"}:
-            return str(super().render(filename, directory, *args, **kwargs))
+    def render(
+        self,
+        filename: str | os.PathLike[str] | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        view: bool = False,
+        cleanup: bool = False,
+        format: str | None = None,
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op: bool | int | None = None,
+        quiet: bool = False,
+        quiet_view: bool = False,
+        *,
+        outfile: str | os.PathLike[str] | None = None,
+        engine: str | None = None,
+        raise_if_result_exists: bool = False,
+        overwrite_source: bool = False,
+    ) -> str:
+        """Like :meth:`graphviz.Digraph.render` (writes the source, then ``source.FORMAT``).
+
+        Without the system Graphviz this renders with ``graphviz-pure`` (``view=True`` and
+        the renderer/formatter/engine options still need the system Graphviz).
+        """
+        if (
+            _system_dot()
+            or view
+            or renderer
+            or formatter
+            or neato_no_op
+            or engine not in (None, "dot")
+        ):
+            result = super().render(
+                filename, directory, view, cleanup, format, renderer, formatter, neato_no_op,
+                quiet, quiet_view, outfile=outfile, engine=engine,
+                raise_if_result_exists=raise_if_result_exists, overwrite_source=overwrite_source,
+            )  # fmt: skip
+            return str(result)
+        fmt = format or (Path(outfile).suffix.lstrip(".") if outfile else "") or self.format
+        if filename is None and outfile is not None:
+            filename = Path(outfile).with_suffix(".gv")
         source_path = Path(self.save(filename, directory=directory))
-        fmt = kwargs.get("format") or self.format
-        out = Path(kwargs.get("outfile") or f"{source_path}.{fmt}")
+        out = Path(outfile) if outfile is not None else Path(f"{source_path}.{fmt}")
+        if raise_if_result_exists and out.exists():
+            raise FileExistsError(f"output file exists: {out}")
         out.write_bytes(_run(self.source, fmt))
-        if kwargs.get("cleanup"):
+        if cleanup:
             source_path.unlink()
         return str(out)
 

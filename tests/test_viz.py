@@ -302,6 +302,16 @@ def test_jupyter_display_and_pipe_work_with_graphviz_pure(tmp_path: Path) -> Non
     assert Path(out) == tmp_path / "graph.png"
     assert Path(out).read_bytes()[:8] == PNG_MAGIC
     assert (tmp_path / "graph").read_text(encoding="utf-8") == dot.source
+    # graphviz's own call forms, as written for micrograd's notebooks
+    out = dot.render("gout", str(tmp_path), False, True)
+    assert Path(out) == tmp_path / "gout.svg"
+    assert "grad 6.0000" in svg_texts(Path(out).read_text(encoding="utf-8"))
+    assert not (tmp_path / "gout").exists()  # cleanup=True removed the source
+    out = dot.render(outfile=tmp_path / "named.png")
+    assert Path(out).read_bytes()[:8] == PNG_MAGIC
+    assert (tmp_path / "named.gv").read_text(encoding="utf-8") == dot.source
+    with pytest.raises(FileExistsError):
+        dot.render(outfile=tmp_path / "named.png", raise_if_result_exists=True)
 
 
 @pytest.mark.usefixtures("no_system_dot")
