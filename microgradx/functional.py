@@ -249,26 +249,28 @@ def _tangent_source(prims: list[ops.Primitive]) -> str:
 
 
 def _forward_order(outputs: list[Value], stop: set[Value]) -> list[Value]:
-    """The non-leaf nodes the outputs depend on, inputs first; stops at ``stop`` nodes."""
+    """The non-leaf nodes the outputs depend on, each after its inputs; ``stop`` nodes
+    (the primals) count as leaves. Iterative depth-first search."""
     order: list[Value] = []
-    seen: set[Value] = set(stop)
-    for root in outputs:
-        if root in seen or root._mark == NO_GRAD:
-            continue
-        seen.add(root)
-        stack: list[tuple[Value, bool]] = [(root, False)]
-        while stack:
-            v, expanded = stack.pop()
-            if expanded:
-                order.append(v)
-                continue
-            if v._code == 0:
-                continue
-            stack.append((v, True))
+    done: set[Value] = set(stop)
+    entered: set[Value] = set()
+    stack = [y for y in reversed(outputs) if y._mark != NO_GRAD]
+    while stack:
+        v = stack[-1]
+        if v in done:  # placed already (it was pushed by more than one user)
+            stack.pop()
+        elif v in entered:  # all its inputs are placed: place it
+            stack.pop()
+            done.add(v)
+            order.append(v)
+        elif v._code == 0:
+            stack.pop()
+            done.add(v)
+        else:
+            entered.add(v)
             for a in (v._a, v._b):
-                if a is not None and a._mark != NO_GRAD and a not in seen:
-                    seen.add(a)
-                    stack.append((a, False))
+                if a is not None and a._mark != NO_GRAD and a not in done:
+                    stack.append(a)
     return order
 
 

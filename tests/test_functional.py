@@ -261,6 +261,17 @@ def test_jvp_of_a_gradient_is_a_hessian_vector_product() -> None:
     assert hv == [h[0][0] - h[0][1], h[1][0] - h[1][1]]
 
 
+def test_jvp_visits_a_shared_node_after_its_inputs() -> None:
+    def f(x: Value) -> Value:
+        a = x.exp()
+        return a + a * a  # `a` reaches the output directly and through `a * a`
+
+    e = math.exp(0.3)
+    for x0 in (0.3, Value(0.3)):
+        _, t = jvp(f, x0, 1.0)
+        assert close(float(t), e + 2 * e * e)
+
+
 def test_jvp_with_a_non_leaf_primal() -> None:
     x = Value(2.0)
     z = x * x  # z is the variable here, not x

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from microgradx import Value, grad, ops
-from microgradx.functional import derivative
+from microgradx.functional import derivative, hvp, jvp
 
 Formula = Callable[[float], float]
 
@@ -139,6 +139,22 @@ def test_third_and_higher_order(
     assert all(
         math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) for a, b in zip(got, expected, strict=True)
     )
+
+
+@pytest.mark.parametrize("name", sorted(UNARY) + sorted(BINARY))
+def test_gradgradcheck_every_builtin(name: str) -> None:
+    from microgradx.testing import gradgradcheck
+
+    # points inside every domain and away from the kinks of relu and abs
+    assert gradgradcheck(ops.BY_NAME[name], [0.8, 1.3][: ops.BY_NAME[name].arity])
+    assert gradgradcheck(ops.BY_NAME[name], [1.7, -0.6][: ops.BY_NAME[name].arity])
+
+
+def test_gradgradcheck_of_compositions() -> None:
+    from microgradx.testing import gradgradcheck
+
+    assert gradgradcheck(lambda x, y: (x * y).tanh() * (x / y).sin() + x**y, [1.2, 0.7])
+    assert gradgradcheck(lambda x: (x.sigmoid() + 1).log().sqrt() * x.exp(), [0.3])
 
 
 def test_third_order_mixed_partials_of_value_pow_value() -> None:
@@ -337,3 +353,38 @@ def test_hessian_of_random_expressions_matches_autograd(
                 ours,
                 theirs,
             )
+
+
+@given(
+    steps_st,
+    st.lists(coord, min_size=3, max_size=3),
+    st.lists(st.floats(-2, 2), min_size=3, max_size=3),
+)
+def test_jvp_and_hvp_of_random_expressions_match_autograd(
+    steps: list[tuple[str, int, int]], point: list[float], v: list[float]
+) -> None:
+    def mx(*xs: Value) -> Value:
+        return build(steps, list(xs), MX)
+
+    def f(w: Any) -> Any:
+        return build(steps, [w[0], w[1], w[2]], AG)
+
+    at = np.array(point, dtype=np.float64)
+    direction = np.array(v, dtype=np.float64)
+    gradient, h = autograd.grad(f)(at), autograd.hessian(f)(at)
+    _, t = jvp(mx, point, v)
+    want = float(gradient @ direction)
+    assert math.isclose(
+        t, want, rel_tol=1e-8, abs_tol=1e-8 * max(1.0, float(np.max(np.abs(gradient))))
+    )
+    scale = max(1.0, float(np.max(np.abs(h))))
+    for got, expected in zip(hvp(mx, point, v), h @ direction, strict=True):
+        assert math.isclose(got, expected, rel_tol=1e-8, abs_tol=1e-8 * scale)
+
+
+def test_nested_jvp_is_the_second_derivative() -> None:
+    def slope(x: Value) -> Value:
+        return jvp(Value.tanh, x, 1.0)[1]
+
+    assert math.isclose(jvp(slope, 0.4, 1.0)[1], UNARY["tanh"][1](0.4), rel_tol=1e-14)
+    assert math.isclose(derivative(slope)(0.4), UNARY["tanh"][1](0.4), rel_tol=1e-14)
