@@ -108,7 +108,11 @@ class Value:
 
     @property
     def _prev(self) -> set[Value]:
-        # micrograd's name for the set of inputs (its draw_dot reads it)
+        # micrograd's name for the set of inputs (its draw_dot reads it); as in micrograd, a
+        # constant exponent is part of the op symbol ('**2'), not an input
+        a, b = self._a, self._b
+        if a is not None and b is not None and not b.requires_grad and self.op == "pow":
+            return {a}
         return set(self.inputs)
 
     @property
