@@ -8,6 +8,7 @@
 8.0
 """
 
+from .compile import compile
 from .engine import Value, enable_grad, grad, is_grad_enabled, no_grad
 from .functional import derivative, hessian, hvp, jvp, newton, value_and_grad
 from .ops import defprim
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Value",
+    "compile",
     "defprim",
     "derivative",
     "draw_dot",

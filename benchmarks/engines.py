@@ -1,0 +1,254 @@
+"""The workloads the harness measures, one builder per engine.
+
+Every engine trains the same model on the same data from the same starting weights, so the
+first loss of each engine must agree (the harness checks it): micrograd's moons demo,
+``MLP(2, [16, 16, 1])``, hinge loss ``relu(1 - y * score)`` averaged over the points plus
+``1e-4 * sum(p * p)``, then ``zero_grad``, ``backward`` and an SGD update with the demo's
+learning-rate schedule ``1 - 0.9 * k / 100``.
+
+Each builder returns ``step(k) -> loss`` (one training step). Nothing here times anything;
+``run.py`` does, each engine in a fresh process.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from collections.abc import Callable
+from typing import Any
+
+Step = Callable[[int], float]
+SIZES = [16, 16, 1]
+ENGINES = ["micrograd", "eager", "compiled", "autograd", "torch"]
+LABELS = {
+    "micrograd": "micrograd 0.1.0",
+    "eager": "microgradx eager",
+    "compiled": "microgradx compiled",
+    "autograd": "HIPS autograd (numpy, batched)",
+    "torch": "PyTorch float64 (batched)",
+}
+
+
+def moons(n: int, seed: int = 0) -> tuple[list[list[float]], list[int]]:
+    """Two noisy interleaving half circles; labels -1 and +1 (deterministic)."""
+    rng = random.Random(seed)
+    xs, y = [], []
+    for i in range(n):
+        t = math.pi * rng.random()
+        if i % 2:
+            xs.append([math.cos(t) + rng.gauss(0, 0.1), math.sin(t) + rng.gauss(0, 0.1)])
+            y.append(-1)
+        else:
+            xs.append([1 - math.cos(t) + rng.gauss(0, 0.1), 0.5 - math.sin(t) + rng.gauss(0, 0.1)])
+            y.append(1)
+    return xs, y
+
+
+def lr(k: int) -> float:
+    """micrograd demo's learning-rate schedule."""
+    return 1.0 - 0.9 * k / 100
+
+
+def initial_weights() -> list[list[list[float]]]:
+    """micrograd's initial weights: ``random.seed(1337)``, then each neuron's
+    ``uniform(-1, 1)`` weights, bias 0. Returned as layers of neurons of ``[*w, b]``."""
+    random.seed(1337)
+    layers, nin = [], 2
+    for nout in SIZES:
+        layers.append([[random.uniform(-1, 1) for _ in range(nin)] + [0.0] for _ in range(nout)])
+        nin = nout
+    return layers
+
+
+def available(engine: str) -> bool:
+    """Whether the engine's package imports (torch is optional)."""
+    module = {"micrograd": "micrograd", "autograd": "autograd", "torch": "torch"}.get(engine)
+    if module is None:
+        return True
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def scalar_step(Value: Any, model: Any, xs: list[list[float]], y: list[int]) -> Step:  # noqa: N803
+    """micrograd's demo step, for any engine with micrograd's Value and MLP API."""
+    params = model.parameters()
+
+    def step(k: int) -> float:
+        inputs = [list(map(Value, xrow)) for xrow in xs]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores, strict=True)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        reg_loss = 1e-4 * sum(p * p for p in params)
+        total = data_loss + reg_loss
+        model.zero_grad()
+        total.backward()
+        rate = lr(k)
+        for p in params:
+            p.data -= rate * p.grad
+        return float(total.data)
+
+    return step
+
+
+def build(engine: str, n: int) -> tuple[Step, dict[str, Any]]:
+    """``step(k)`` for ``engine`` on ``n`` points, and facts about it (e.g. compile time)."""
+    xs, y = moons(n)
+    info: dict[str, Any] = {}
+    if engine == "micrograd":
+        from micrograd.engine import Value as MValue
+        from micrograd.nn import MLP as MMLP
+
+        random.seed(1337)
+        return scalar_step(MValue, MMLP(2, SIZES), xs, y), info
+    if engine in ("eager", "compiled"):
+        from microgradx import Value
+        from microgradx.nn import MLP
+
+        random.seed(1337)
+        model = MLP(2, SIZES)
+        if engine == "eager":
+            return scalar_step(Value, model, xs, y), info
+        return compiled_step(model, xs, y, info), info
+    if engine == "autograd":
+        return autograd_step(xs, y), info
+    if engine == "torch":
+        return torch_step(xs, y), info
+    raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+
+
+def compiled_step(model: Any, xs: list[list[float]], y: list[int], info: dict[str, Any]) -> Step:
+    """The same step with ``microgradx.compile``: the per-example loss traced once."""
+    import time
+
+    import microgradx
+
+    params = model.parameters()
+    start = time.perf_counter()
+    hinge = microgradx.compile(lambda x, yi: (1 + -yi * model(x)).relu(), xs[0], y[0])
+    reg = microgradx.compile(lambda: 1e-4 * sum(p * p for p in params))
+    hinge.source, reg.source  # noqa: B018 - generate and compile the code now
+    info["compile_s"] = time.perf_counter() - start
+    info["lines"] = len(hinge.source.splitlines())
+
+    def step(k: int) -> float:
+        model.zero_grad()
+        total = hinge.backward_batch(xs, y) + reg.backward()
+        rate = lr(k)
+        for p in params:
+            p.data -= rate * p.grad
+        return total
+
+    return step
+
+
+def autograd_step(xs: list[list[float]], y: list[int]) -> Step:
+    """The step as whole-batch numpy arrays, differentiated by HIPS autograd."""
+    import autograd.numpy as anp
+    import numpy as np
+    from autograd import value_and_grad
+
+    params = _matrices(np.array)
+    xa, ya = np.array(xs), np.array(y, dtype=float)
+
+    def loss(ps: list[Any]) -> Any:
+        h = xa
+        for i in range(0, len(ps), 2):
+            h = anp.dot(h, ps[i]) + ps[i + 1]
+            if i + 2 < len(ps):
+                h = anp.maximum(h, 0.0)
+        data = anp.mean(anp.maximum(1.0 - ya * h[:, 0], 0.0))
+        return data + 1e-4 * sum(anp.sum(p * p) for p in ps)
+
+    loss_and_grad = value_and_grad(loss)
+
+    def step(k: int) -> float:
+        value, gs = loss_and_grad(params)
+        rate = lr(k)
+        for p, g in zip(params, gs, strict=True):
+            p -= rate * g
+        return float(value)
+
+    return step
+
+
+def torch_step(xs: list[list[float]], y: list[int]) -> Step:
+    """The step as whole-batch float64 tensors with PyTorch autograd."""
+    import torch
+
+    params = [t.requires_grad_() for t in _matrices(lambda a: torch.tensor(a, dtype=torch.float64))]
+    xt = torch.tensor(xs, dtype=torch.float64)
+    yt = torch.tensor(y, dtype=torch.float64)
+
+    def step(k: int) -> float:
+        h = xt
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i + 2 < len(params):
+                h = torch.relu(h)
+        data = torch.relu(1.0 - yt * h[:, 0]).mean()
+        total = data + 1e-4 * sum((p * p).sum() for p in params)
+        for p in params:
+            p.grad = None
+        total.backward()
+        rate = lr(k)
+        with torch.no_grad():
+            for p in params:
+                p -= rate * p.grad
+        return float(total)
+
+    return step
+
+
+def _matrices(array: Callable[[Any], Any]) -> list[Any]:
+    """micrograd's initial weights as ``[W1, b1, W2, b2, W3, b3]`` (W: inputs x outputs)."""
+    out = []
+    for layer in initial_weights():
+        nin = len(layer[0]) - 1
+        out.append(array([[neuron[i] for neuron in layer] for i in range(nin)]))
+        out.append(array([neuron[-1] for neuron in layer]))
+    return out
+
+
+# -- graph size and memory ----------------------------------------------------------------
+
+
+def count_nodes(root: Any) -> int:
+    """Distinct nodes in the graph of ``root`` (micrograd's ``_prev`` works for both)."""
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        v = stack.pop()
+        for c in v._prev:
+            if id(c) not in seen:
+                seen.add(id(c))
+                stack.append(c)
+    return len(seen)
+
+
+def value_class(engine: str) -> Any:
+    """The scalar ``Value`` class of micrograd or microgradx."""
+    if engine == "micrograd":
+        from micrograd.engine import Value as MValue
+
+        return MValue
+    from microgradx import Value
+
+    return Value
+
+
+def chain(Value: Any, n: int) -> tuple[Any, Any, Any]:  # noqa: N803
+    """``n`` operations in one chain, alternately ``y * w`` and ``y + x``: (x, w, y)."""
+    x, w = Value(0.5), Value(0.5)
+    y = x
+    for i in range(n):
+        y = y * w if i % 2 == 0 else y + x
+    return x, w, y
+
+
+def recursion_limit_for(engine: str, n: int) -> int:
+    """micrograd's recursive topological sort needs a limit above the chain length."""
+    return max(sys.getrecursionlimit(), 2 * n + 1000) if engine == "micrograd" else 0

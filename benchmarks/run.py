@@ -1,0 +1,353 @@
+"""Side-by-side benchmarks of microgradx and other autodiff engines.
+
+    python benchmarks/run.py            # the full run (a few minutes)
+    python benchmarks/run.py --quick    # a tiny setting that checks the harness (seconds)
+
+Every measurement runs in a fresh Python process, one engine at a time, and the rounds
+alternate the order of the engines so that a noisy machine hurts them alike. Reported:
+milliseconds per training step (median and min-max over all timed steps of all rounds)
+with the garbage collector at its defaults and disabled, each engine's speed-up over
+micrograd, graph nodes per step and bytes per node (tracemalloc), and a chain of a
+million operations (build + backward time, peak memory). The table is printed and written
+as JSON, with a bar chart as PNG.
+
+With the collector disabled, ``gc.collect()`` runs between steps, outside the timed part:
+micrograd's graphs are reference cycles, and without it each step would leave its graph
+behind and slow the next steps down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import engines  # noqa: E402
+
+SETTINGS = {
+    "full": {"points": 100, "rounds": 5, "steps": 5, "warmup": 2, "chain": 1_000_000,
+             "chain_rounds": 3, "micrograd_chain": True},
+    "quick": {"points": 8, "rounds": 1, "steps": 1, "warmup": 1, "chain": 2_000,
+              "chain_rounds": 1, "micrograd_chain": True},
+}  # fmt: skip
+
+
+# -- workers: each runs in its own process ------------------------------------------------
+
+
+def worker_step(engine: str, gc_mode: str, points: int, steps: int, warmup: int) -> dict[str, Any]:
+    """Time ``steps`` training steps after ``warmup`` untimed ones."""
+    step, info = engines.build(engine, points)
+    gc_off = gc_mode == "off"
+    if gc_off:
+        gc.disable()
+    losses, times = [], []
+    for k in range(warmup + steps):
+        if gc_off:
+            gc.collect()
+        start = time.perf_counter()
+        loss = step(k)
+        elapsed = time.perf_counter() - start
+        losses.append(loss)
+        if k >= warmup:
+            times.append(elapsed)
+    return {"times": times, "first_loss": losses[0], "losses": losses, **info}
+
+
+def worker_memory(engine: str, points: int) -> dict[str, Any]:
+    """Graph nodes of one step and the bytes they take (after forward, after backward)."""
+    xs, y = engines.moons(points)
+    import random
+
+    random.seed(1337)
+    if engine == "micrograd":
+        from micrograd.engine import Value
+        from micrograd.nn import MLP
+    else:
+        from microgradx import Value
+        from microgradx.nn import MLP
+    model = MLP(2, engines.SIZES)
+    params = model.parameters()
+    gc.disable()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    inputs = [list(map(Value, xrow)) for xrow in xs]
+    scores = list(map(model, inputs))
+    losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores, strict=True)]
+    total = sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
+    forward = tracemalloc.get_traced_memory()[0] - before
+    total.backward()
+    backward = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    nodes = engines.count_nodes(total)
+    return {
+        "nodes": nodes,
+        "bytes_per_node": forward / nodes,
+        "bytes_per_node_after_backward": backward / nodes,
+    }
+
+
+def worker_chain(engine: str, n: int) -> dict[str, Any]:
+    """Build a chain of ``n`` ops and backpropagate; time and peak memory (max RSS)."""
+    limit = engines.recursion_limit_for(engine, n)
+    if limit:
+        sys.setrecursionlimit(limit)
+    value_class = engines.value_class(engine)
+    gc.disable()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    x, w, y = engines.chain(value_class, n)
+    built = time.perf_counter()
+    y.backward()
+    done = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+    return {
+        "build_s": built - start,
+        "backward_s": done - built,
+        "total_s": done - start,
+        "peak_mb": peak / 1024,  # ru_maxrss is in KiB on Linux
+        "recursion_limit": sys.getrecursionlimit(),
+        "x_grad": x.grad,
+        "w_grad": w.grad,
+    }
+
+
+def run_worker(task: dict[str, Any]) -> dict[str, Any]:
+    """Run one task in a fresh interpreter and return its JSON answer."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(task)]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {task} failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def worker_main(task: dict[str, Any]) -> None:
+    kind = task.pop("kind")
+    fn = {"step": worker_step, "memory": worker_memory, "chain": worker_chain}[kind]
+    print(json.dumps(fn(**task)))
+
+
+# -- the harness --------------------------------------------------------------------------
+
+
+def summary(times: list[float]) -> dict[str, Any]:
+    ms = [t * 1e3 for t in times]
+    return {"median_ms": statistics.median(ms), "min_ms": min(ms), "max_ms": max(ms), "n": len(ms)}
+
+
+def measure(setting: dict[str, Any], names: list[str], log: Any) -> dict[str, Any]:
+    results: dict[str, Any] = {"steps": {}, "memory": {}, "chain": {}, "info": {}}
+    times: dict[tuple[str, str], list[float]] = {(e, m): [] for e in names for m in ("on", "off")}
+    first_loss: dict[str, float] = {}
+    for r in range(setting["rounds"]):
+        order = names if r % 2 == 0 else names[::-1]
+        for gc_mode in ("off", "on"):
+            for engine in order:
+                answer = run_worker({
+                    "kind": "step", "engine": engine, "gc_mode": gc_mode,
+                    "points": setting["points"], "steps": setting["steps"],
+                    "warmup": setting["warmup"],
+                })  # fmt: skip
+                times[engine, gc_mode] += answer["times"]
+                first_loss[engine] = answer["first_loss"]
+                for key in ("compile_s", "lines"):
+                    if key in answer:
+                        results["info"].setdefault(engine, {})[key] = answer[key]
+                med = statistics.median(answer["times"]) * 1e3
+                log(f"  round {r + 1} gc {gc_mode:3} {engine:10} {med:9.2f} ms/step")
+    for (engine, gc_mode), ts in times.items():
+        results["steps"].setdefault(engine, {})[f"gc_{gc_mode}"] = summary(ts)
+    results["first_loss"] = first_loss
+    reference = first_loss.get("micrograd", next(iter(first_loss.values())))
+    results["first_loss_max_difference"] = max(abs(v - reference) for v in first_loss.values())
+    for engine in [e for e in ("micrograd", "eager") if e in names]:
+        results["memory"][engine] = run_worker(
+            {"kind": "memory", "engine": engine, "points": setting["points"]}
+        )
+        log(f"  memory {engine}: {results['memory'][engine]}")
+    chain_engines = [e for e in ("eager", "micrograd") if e in names]
+    if not setting["micrograd_chain"]:
+        chain_engines = [e for e in chain_engines if e != "micrograd"]
+    for engine in chain_engines:
+        rounds = setting["chain_rounds"] if engine != "micrograd" else 1
+        runs = [run_worker({"kind": "chain", "engine": engine, "n": setting["chain"]})
+                for _ in range(rounds)]  # fmt: skip
+        best = min(runs, key=lambda a: a["total_s"])
+        best["total_s_all"] = [a["total_s"] for a in runs]
+        results["chain"][engine] = best
+        log(f"  chain {engine}: {best['total_s']:.2f} s, {best['peak_mb']:.0f} MB")
+    results["ratios"] = {
+        engine: {
+            f"gc_{m}": results["steps"]["micrograd"][f"gc_{m}"]["median_ms"]
+            / results["steps"][engine][f"gc_{m}"]["median_ms"]
+            for m in ("on", "off")
+        }
+        for engine in names
+        if "micrograd" in names
+    }
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    """The results as a plain-text table."""
+    s = results["setting"]
+    lines = [
+        f"moons training step: MLP(2, [16, 16, 1]), {s['points']} points; "
+        f"ms per step, median [min-max] of {s['rounds']} rounds x {s['steps']} steps; "
+        "speed-up = micrograd time / engine time",
+        "",
+        f"{'engine':32} {'GC on (default)':>26} {'':>8} {'GC off':>24} {'':>8}",
+    ]
+    for engine, row in results["steps"].items():
+        cells = []
+        for m in ("on", "off"):
+            r = row[f"gc_{m}"]
+            ratio = results["ratios"].get(engine, {}).get(f"gc_{m}")
+            cells.append(f"{r['median_ms']:9.2f} [{r['min_ms']:.2f}-{r['max_ms']:.2f}]")
+            cells.append(f"{ratio:7.1f}x" if ratio else "")
+        label = engines.LABELS[engine]
+        lines.append(f"{label:32} {cells[0]:>26} {cells[1]:>8} {cells[2]:>24} {cells[3]:>8}")
+    first = next(iter(results["first_loss"].values()))
+    lines.append(
+        f"first-step loss, all engines: {first:.15f} (largest difference between engines "
+        f"{results['first_loss_max_difference']:.1e})"
+    )
+    if results["missing"]:
+        lines.append(f"(not installed, skipped: {', '.join(results['missing'])})")
+    lines.append("")
+    for engine, m in results["memory"].items():
+        lines.append(
+            f"{engines.LABELS[engine]:32} {m['nodes']:>8} nodes per step, "
+            f"{m['bytes_per_node']:6.0f} bytes per node after forward, "
+            f"{m['bytes_per_node_after_backward']:6.0f} after backward"
+        )
+    for engine, c in results["chain"].items():
+        lines.append(
+            f"{engines.LABELS[engine]:32} chain of {s['chain']:,} ops: build {c['build_s']:.2f} s"
+            f" + backward {c['backward_s']:.2f} s = {c['total_s']:.2f} s, peak {c['peak_mb']:.0f}"
+            f" MB, recursion limit {c['recursion_limit']:,}"
+        )
+    for engine, info in results["info"].items():
+        if "compile_s" in info:
+            lines.append(
+                f"{engines.LABELS[engine]:32} compile time {info['compile_s'] * 1e3:.0f} ms "
+                f"(once), {info['lines']} lines of generated code"
+            )
+    m = results["machine"]
+    lines.append(f"\nPython {m['python']} on {m['platform']}, {m['cpus']} CPUs")
+    return "\n".join(lines)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    """A bar chart of each engine's speed-up over micrograd (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [e for e in results["ratios"] if e != "micrograd"]
+    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+    width = 0.38
+    for j, (m, label) in enumerate((("on", "GC on (default)"), ("off", "GC off"))):
+        values = [results["ratios"][e][f"gc_{m}"] for e in names]
+        xs = [i + (j - 0.5) * width for i in range(len(names))]
+        bars = ax.bar(xs, values, width, label=label)
+        ax.bar_label(bars, labels=[f"{v:.0f}x" if v >= 10 else f"{v:.1f}x" for v in values],
+                     fontsize=8)  # fmt: skip
+    ax.axhline(1.0, color="gray", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([engines.LABELS[e].replace(" (", "\n(") for e in names], fontsize=8)
+    ax.set_ylabel("speed-up over micrograd 0.1.0 (x)")
+    ax.set_title("moons training step, MLP(2, [16, 16, 1]), 100 points", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny setting (checks the harness)")
+    parser.add_argument(
+        "--engines",
+        default=",".join(engines.ENGINES),
+        help="comma-separated subset of: " + ", ".join(engines.ENGINES),
+    )
+    parser.add_argument("--json", type=Path, help="results file (default results/latest.json)")
+    parser.add_argument("--chart", type=Path, help="chart file (default docs/img/benchmark.png)")
+    parser.add_argument("--no-chart", action="store_true", help="skip the chart")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker_main(json.loads(args.worker))
+        return 0
+    setting = dict(SETTINGS["quick" if args.quick else "full"])
+    wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in wanted if e not in engines.ENGINES]
+    if unknown:
+        parser.error(f"unknown engine(s) {', '.join(unknown)}; choose from {engines.ENGINES}")
+    names = [e for e in wanted if engines.available(e)]
+    missing = [e for e in wanted if e not in names]
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    log(f"setting: {'quick' if args.quick else 'full'} {setting}; engines: {names}")
+    started = time.perf_counter()
+    results = measure(setting, names, log)
+    results.update(
+        setting=setting,
+        mode="quick" if args.quick else "full",
+        missing=missing,
+        seconds=time.perf_counter() - started,
+        machine={
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    )
+    text = table(results)
+    results["table"] = text
+    print(text)
+    # the quick setting is a check, not a result: by default it writes to the temp folder
+    scratch = Path(tempfile.gettempdir())
+    out = args.json or (
+        scratch / "microgradx-quick.json" if args.quick else HERE / "results" / "latest.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"wrote {out}")
+    if not args.no_chart and "micrograd" in names:
+        default = (
+            scratch / "microgradx-quick.png"
+            if args.quick
+            else ROOT / "docs" / "img" / "benchmark.png"
+        )
+        path = args.chart or default
+        chart(results, path)
+        log(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
