@@ -189,6 +189,10 @@ def lift(x: object, op: str) -> Value:
 # -- grad modes ---------------------------------------------------------------------------
 
 _enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabled", default=True)
+# the tokens of the grad-mode blocks open in this context, innermost last
+_tokens: contextvars.ContextVar[tuple[contextvars.Token[bool], ...]] = contextvars.ContextVar(
+    "grad_mode_tokens", default=()
+)
 
 
 class _Switch:
@@ -202,11 +206,10 @@ class _GradMode:
 
     enabled = True
 
-    def __init__(self) -> None:
-        self._tokens: list[contextvars.Token[bool]] = []
-
     def __enter__(self) -> None:
-        self._tokens.append(_enabled.set(self.enabled))
+        # the tokens live in the context, not on the instance, so that one instance can be
+        # entered by several threads or tasks at once
+        _tokens.set((*_tokens.get(), _enabled.set(self.enabled)))
         if not self.enabled:
             with _Switch.lock:
                 _Switch.disabled += 1
@@ -214,7 +217,9 @@ class _GradMode:
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        _enabled.reset(self._tokens.pop())
+        *outer, token = _tokens.get()
+        _tokens.set(tuple(outer))
+        _enabled.reset(token)
         if not self.enabled:
             with _Switch.lock:
                 _Switch.disabled -= 1

@@ -286,6 +286,34 @@ def test_one_context_manager_instance_can_be_reused_and_nested():
     assert is_grad_enabled()
 
 
+def test_one_instance_shared_by_two_threads_exiting_in_either_order():
+    mode = no_grad()
+    worker_inside, main_inside, worker_left = (threading.Event() for _ in range(3))
+    seen: dict[str, object] = {}
+
+    def worker() -> None:
+        try:
+            with mode:
+                worker_inside.set()
+                main_inside.wait(5)
+            seen["worker after"] = is_grad_enabled()
+        except Exception as e:  # pragma: no cover - reported through `seen`
+            seen["worker error"] = e
+        worker_left.set()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    assert worker_inside.wait(5)
+    with mode:  # entered after the worker, left after it too
+        main_inside.set()
+        assert worker_left.wait(5)
+        seen["main inside"] = is_grad_enabled()
+    seen["main after"] = is_grad_enabled()
+    t.join(5)
+    assert seen == {"worker after": True, "main inside": False, "main after": True}
+    assert (Value(1.0) * 2.0).requires_grad
+
+
 def test_no_grad_is_per_thread():
     inside = threading.Event()
     done = threading.Event()
