@@ -5,7 +5,7 @@ One rule holds throughout: **numbers in, numbers out; Values in, Values out.** C
 with plain numbers, a helper returns floats and keeps no graph. Called with Values, it
 returns Values that stay connected to the graph (``create_graph=True`` inside), so the
 transforms compose: ``derivative(derivative(f))`` works, and so does ``grad`` of a
-``jvp``.
+``jvp``. The transforms record the graph they need even inside ``no_grad()``.
 
 Everything here reads the one table of primitives in :mod:`microgradx.ops`. Reverse mode
 is the engine's ``grad``. Forward mode (:func:`jvp`) uses the same rules: a rule is a
@@ -60,11 +60,11 @@ def _leaves(items: list[Any]) -> tuple[list[Value], bool]:
 def _output(y: object, who: str) -> Value:
     if isinstance(y, Value):
         return y
-    return lift_constant(to_float(y, f"{who}: the function's result"))
+    return _constant(to_float(y, f"{who}: the function's result"))
 
 
-def lift_constant(x: float) -> Value:
-    """A constant Value (no gradient flows into it)."""
+def _constant(x: float) -> Value:
+    # a Value no gradient flows into, like a number lifted into the graph
     v = Value(x)
     v._mark = NO_GRAD
     return v
@@ -73,7 +73,7 @@ def lift_constant(x: float) -> Value:
 def _grads(y: Value, xs: list[Value], create_graph: bool) -> list[Value]:
     """``grad`` with zeros for unused inputs, also when ``y`` has no graph at all."""
     if not y.requires_grad:
-        return [lift_constant(0.0) for _ in xs]
+        return [_constant(0.0) for _ in xs]
     return grad(y, xs, create_graph=create_graph, allow_unused=True)
 
 
@@ -98,6 +98,7 @@ def derivative(f: Fn, n: int = 1) -> Callable[[Scalar], Any]:
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"derivative(): n must be an int >= 0, got {n!r}")
 
+    @enable_grad()
     def nth(x: Scalar) -> Any:
         items, single = _as_list(x, "derivative()", "x")
         if not single:
@@ -131,6 +132,7 @@ def value_and_grad(f: Fn, argnums: int | Sequence[int] | None = None) -> Callabl
     elif isinstance(argnums, bool):
         raise TypeError("value_and_grad(): argnums must be an int or a sequence of ints")
 
+    @enable_grad()
     def wrapped(*args: Any) -> tuple[Any, Any]:
         items, _ = _as_list(list(args), "value_and_grad()", "args")
         if argnums is None:
@@ -150,6 +152,7 @@ def value_and_grad(f: Fn, argnums: int | Sequence[int] | None = None) -> Callabl
     return wrapped
 
 
+@enable_grad()
 def hessian(f: Fn, xs: Any) -> Any:
     """The matrix of second derivatives of ``f(*xs)`` (a list of rows).
 
@@ -170,6 +173,7 @@ def hessian(f: Fn, xs: Any) -> Any:
     return rows[0][0] if single else rows
 
 
+@enable_grad()
 def hvp(f: Fn, xs: Any, v: Any) -> Any:
     """The Hessian of ``f(*xs)`` times the vector ``v``, without forming the Hessian.
 
@@ -312,10 +316,11 @@ def _tangents_value(outputs: list[Value], primals: list[Value], tangents: list[A
     result = []
     for y in outputs:
         t = tangent.get(y) if y._mark != NO_GRAD else None
-        result.append(t if isinstance(t, Value) else lift_constant(0.0 if t is None else t))
+        result.append(t if isinstance(t, Value) else _constant(0.0 if t is None else t))
     return result
 
 
+@enable_grad()
 def jvp(f: Fn, primals: Any, tangents: Any) -> tuple[Any, Any]:
     """Forward mode: ``(f(*primals), J @ tangents)``, one directional derivative.
 
@@ -422,6 +427,7 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
     return x
 
 
+@enable_grad()
 def newton(f: Fn, x0: Any, tol: float = 1e-12, max_iter: int = 100) -> NewtonResult:
     """Find a stationary point of ``f`` (where f' = 0) by Newton's method on f'.
 

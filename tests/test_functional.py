@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microgradx import Value, grad, ops
+from microgradx import Value, grad, no_grad, ops
 from microgradx.functional import (
     derivative,
     hessian,
@@ -53,6 +53,16 @@ def test_derivative_numbers_in_floats_out_values_in_values_out() -> None:
     assert isinstance(d, Value) and close(d.data, math.cos(0.3))
     (dd,) = grad(d, [x])  # connected to the graph: differentiable again
     assert close(dd.data, -math.sin(0.3))
+
+
+def test_transforms_record_their_graph_inside_no_grad() -> None:
+    with no_grad():
+        assert derivative(cubic, 2)(1.0) == -4.0
+        assert value_and_grad(cubic)(2.0) == (1.0, [-1.0])
+        assert hessian(cubic, 1.0) == -4.0
+        assert hvp(cubic, 1.0, 2.0) == -8.0
+        assert jvp(cubic, 2.0, 3.0) == (1.0, -3.0)
+        assert newton(cubic, 3.0).kind == "minimum"
 
 
 def test_derivative_composes() -> None:

@@ -11,7 +11,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from microgradx import Value, grad, ops
@@ -155,6 +155,16 @@ def test_gradgradcheck_of_compositions() -> None:
 
     assert gradgradcheck(lambda x, y: (x * y).tanh() * (x / y).sin() + x**y, [1.2, 0.7])
     assert gradgradcheck(lambda x: (x.sigmoid() + 1).log().sqrt() * x.exp(), [0.3])
+
+
+def test_pow_hessian_at_zero_exponent_follows_pytorch() -> None:
+    # PyTorch's d/dx (x ** y) is where(y == 0, 0, g * y * x ** (y - 1)): at y == 0 the
+    # x-row of the Hessian loses its y-dependence, while the y-row keeps it
+    x, y = Value(1.5), Value(0.0)
+    gx, gy = grad(x**y, [x, y], create_graph=True)
+    assert [h.data for h in grad(gx, [x, y], allow_unused=True)] == [0.0, 0.0]
+    hyx, hyy = grad(gy, [x, y])
+    assert close(hyx.data, 1 / 1.5) and close(hyy.data, math.log(1.5) ** 2)
 
 
 def test_third_order_mixed_partials_of_value_pow_value() -> None:
@@ -330,12 +340,32 @@ steps_st = st.lists(
 coord = st.floats(0.05, 1.5) | st.floats(-1.5, -0.05)
 
 
+def zero_exponent(out: Value) -> bool:
+    """Whether the graph has ``a ** b`` with ``b`` a Value that is exactly 0.
+
+    There PyTorch (and so microgradx) masks the base's gradient to 0, which cuts its
+    dependence on ``b``, autograd replaces the exponent ``b - 1`` by 1, and the true mixed
+    partial is ``1 / a``: three different numbers, so the comparison skips that point.
+    """
+    stack, seen = [out], set()
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v.op == "pow" and v.inputs[1].requires_grad and v.inputs[1].data == 0.0:
+            return True
+        stack.extend(v.inputs)
+    return False
+
+
 @given(steps_st, st.lists(coord, min_size=3, max_size=3))
 def test_hessian_of_random_expressions_matches_autograd(
     steps: list[tuple[str, int, int]], point: list[float]
 ) -> None:
     xs = [Value(p) for p in point]
     out = build(steps, xs, MX)
+    assume(not zero_exponent(out))
     grads = grad(out, xs, create_graph=True, allow_unused=True)
     ours = [[h.data for h in grad(g, xs, allow_unused=True)] for g in grads]
 
@@ -365,6 +395,8 @@ def test_jvp_and_hvp_of_random_expressions_match_autograd(
 ) -> None:
     def mx(*xs: Value) -> Value:
         return build(steps, list(xs), MX)
+
+    assume(not zero_exponent(mx(*[Value(p) for p in point])))
 
     def f(w: Any) -> Any:
         return build(steps, [w[0], w[1], w[2]], AG)
