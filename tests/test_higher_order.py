@@ -193,6 +193,17 @@ def test_user_defined_primitive_any_order() -> None:
     assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(got, expected, strict=True))
 
 
+def test_user_defined_primitives_with_a_float_forward_and_a_piecewise_rule() -> None:
+    square = ops.BY_NAME.get("hx_square") or ops.defprim("hx_square", lambda x: x * x, "g * 2 * x")
+    assert derivatives(square, -1.5, 3) == [2.25, -3.0, 2.0, 0.0]
+    leaky = ops.BY_NAME.get("hx_leaky") or ops.defprim(
+        "hx_leaky", "x if x > 0 else 0.1 * x", "g if x > 0 else 0.1 * g"
+    )
+    assert derivatives(leaky, 2.0, 2) == [2.0, 1.0, 0.0]
+    assert derivatives(leaky, -2.0, 2) == [-0.2, 0.1, 0.0]
+    assert derivatives(lambda x: leaky(x) * x, -2.0, 3) == [0.4, -0.4, 0.2, 0.0]
+
+
 # -- kinks and edges: the graph-building pass follows the same conventions ------------------
 
 KINKS: list[tuple[str, Callable[[Value], Value], float]] = [
