@@ -1,0 +1,105 @@
+"""Gradient-check tools: finite-difference checks, Hypothesis strategies, other engines.
+
+* :func:`gradcheck` / :func:`gradgradcheck`: analytic first / second derivatives of a
+  function of scalars against central differences; a mismatch raises
+  :class:`GradcheckError` with a readable table.
+* :func:`check_op`: a property test of one primitive (e.g. your own, made with
+  :func:`microgradx.defprim`) at random points away from its kinks, in one line.
+* :mod:`microgradx.testing.strategies`: Hypothesis strategies (points off kinks, Values,
+  random expression graphs).
+* :mod:`microgradx.testing.oracles`: the same generated graph evaluated by HIPS autograd
+  or PyTorch, compared value by value and gradient by gradient.
+
+The strategies and ``check_op`` need Hypothesis (``pip install "microgradx[test]"``);
+``gradcheck`` needs nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from ..engine import Value
+from ._check import GradcheckError, Mismatch, close, gradcheck, gradgradcheck
+
+if TYPE_CHECKING:
+    from ..ops import Primitive
+    from .strategies import Domain
+
+__all__ = ["GradcheckError", "Mismatch", "check_op", "close", "gradcheck", "gradgradcheck"]
+
+
+def check_op(
+    op: Primitive | str,
+    *,
+    low: float = -10.0,
+    high: float = 10.0,
+    kinks: Iterable[float] = (),
+    domains: Sequence[Domain] | None = None,
+    margin: float = 1e-3,
+    order: int = 1,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    max_examples: int | None = None,
+) -> None:
+    """Property-test a primitive's derivative rules against central differences.
+
+    Runs Hypothesis: at random points in ``[low, high]`` (per argument), at least
+    ``margin`` away from ``kinks`` and inside the op's registered domain (``domains``
+    overrides it: one :class:`~microgradx.testing.strategies.Domain` per argument), it
+    calls :func:`gradcheck` (and :func:`gradgradcheck` when ``order=2``) on the op. On a
+    failure Hypothesis shrinks the point and :class:`GradcheckError` is raised for the
+    simplest failing point it found, which the message names. ``max_examples`` defaults
+    to the current Hypothesis profile's. Call it inside a test function::
+
+        def test_my_op():
+            check_op(my_op, kinks=[0.0])
+    """
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from . import strategies
+
+    prim = strategies._primitive(op)
+    if order not in (1, 2):
+        raise ValueError(
+            f"order must be 1 (gradient) or 2 (also second derivatives), got {order!r}"
+        )
+    if domains is None:
+        domains = strategies.domains_of(prim)
+    if len(domains) != prim.arity:
+        raise ValueError(f"{prim.name} takes {prim.arity} argument(s): give that many domains")
+    extra = [strategies._finite("kink", k) for k in kinks]
+    points = []
+    for d in domains:
+        lo = max(strategies._finite("low", low), d.low + margin)
+        hi = min(strategies._finite("high", high), d.high - margin)
+        inner = [x for x in (d.low, d.high) if math.isfinite(x)]
+        points.append(strategies.floats_away_from([*d.kinks, *extra, *inner], lo, hi, margin))
+    if max_examples is None:
+        max_examples = settings().max_examples  # the current profile's
+
+    def apply(*xs: Value) -> Value:
+        return prim(*xs)
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+    )
+    @given(st.tuples(*points))
+    def property_test(point: tuple[float, ...]) -> None:
+        try:
+            gradcheck(apply, point, eps, atol, rtol)
+            if order == 2:
+                gradgradcheck(apply, point, eps, atol, rtol)
+        except GradcheckError as e:
+            at = ", ".join(f"x{i} = {x!r}" for i, x in enumerate(point))
+            raise GradcheckError(
+                f"check_op({prim.name}) failed at {at}\n{e}", e.rows, e.mismatches
+            ) from None
+
+    property_test()

@@ -1,0 +1,156 @@
+"""microgradx against independent oracles on random expression graphs.
+
+The graphs come from ``microgradx.testing.strategies.expressions`` (shared subexpressions,
+reused inputs, depth up to 30). Oracles: HIPS autograd in float64 (values and gradients,
+relative tolerance 1e-9) and central finite differences (inputs kept off kinks and domain
+edges, which the strategy does by default).
+"""
+
+from __future__ import annotations
+
+import math
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad as autograd_grad
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from microgradx import Value
+from microgradx.testing import GradcheckError, close, gradcheck
+from microgradx.testing.oracles import (
+    OracleMismatchError,
+    compare,
+    evaluate,
+    gradient_scale,
+    same,
+)
+from microgradx.testing.strategies import Expression, Node, expressions
+
+RTOL = 1e-9
+# a few ulps of the rounding that saturated derivative formulas (1 - tanh(x)**2 at large x)
+# make in a different way in each engine; see test_oracle_tolerance_is_not_vacuous
+ATOL = 1e-13
+
+deep_graphs = expressions(max_depth=30, n_inputs=3, max_ops=60)
+
+
+@given(deep_graphs)
+def test_values_and_gradients_match_autograd(e: Expression) -> None:
+    mine = compare(e, "autograd", rtol=RTOL, atol=ATOL)
+    assert all(math.isfinite(x) for x in (mine.value, *mine.gradient))
+
+
+@given(expressions(max_depth=30, n_inputs=1, max_ops=60))
+def test_one_input_reused_everywhere_matches_autograd(e: Expression) -> None:
+    compare(e, "autograd", rtol=RTOL, atol=ATOL)
+
+
+@given(expressions(max_depth=30, n_inputs=2, max_ops=60, respect_domains=False))
+def test_values_match_autograd_anywhere_including_nan_and_inf(e: Expression) -> None:
+    # off the domains (log of negatives, 0/0, overflow) the forward values still agree,
+    # nan with nan and inf with the same inf; derivative conventions at kinks differ
+    # between engines (microgradx follows PyTorch), so only values are compared here
+    mine, theirs = evaluate(e, "microgradx"), evaluate(e, "autograd")
+    assert same(mine.value, theirs.value, RTOL), (e, mine.value, theirs.value)
+
+
+def _richardson(e: Expression, i: int, h: float) -> float:
+    def at(x: float) -> float:
+        point = list(e.inputs)
+        point[i] = x
+        return e(*[Value(p) for p in point]).data
+
+    x = e.inputs[i]
+    d1 = (at(x + h) - at(x - h)) / (2 * h)
+    d2 = (at(x + h / 2) - at(x - h / 2)) / h
+    return (4 * d2 - d1) / 3
+
+
+@given(deep_graphs)
+def test_gradients_match_central_differences(e: Expression) -> None:
+    try:
+        gradcheck(e, e.inputs)
+    except GradcheckError as err:
+        # Central differences with one step can be off where the graph curves hard (its
+        # truncation error) or is large (rounding). A partial passes if some converged
+        # estimate, a Richardson extrapolation at a step from 1e-2 to 1e-6, agrees; a
+        # wrong derivative disagrees with all of them.
+        for row in err.mismatches:
+            i = int(row.label[1:])
+            estimates = [_richardson(e, i, 10.0**-k) for k in range(2, 7)]
+            assert any(close(row.analytic, n, 1e-5, 1e-3) for n in estimates), (
+                f"{err}\nRichardson estimates: {estimates}"
+            )
+
+
+def test_a_node_used_two_hundred_times() -> None:
+    # t = sin(x0) * x1 feeds every one of 200 terms: one shared node, many uses
+    nodes = [Node("input", index=0), Node("input", index=1), Node("sin", (0,))]
+    nodes.append(Node("mul", (2, 1)))
+    hub = len(nodes) - 1
+    acc = hub
+    for k in range(200):
+        nodes.append(Node("const", value=1.0 + k / 100))
+        nodes.append(Node("mul", (hub, len(nodes) - 1)))
+        nodes.append(Node("tanh", (len(nodes) - 1,)))
+        nodes.append(Node("add", (acc, len(nodes) - 1)))
+        acc = len(nodes) - 1
+    e = Expression(tuple(nodes), (0.7, -1.3))
+    assert e.uses()[hub] == 201
+    mine = compare(e, "autograd", rtol=RTOL, atol=ATOL)
+
+    # and against a hand-written autograd function, not the translated graph
+    def f(x0: float, x1: float) -> float:
+        t = anp.sin(x0) * x1
+        return t + sum(anp.tanh(t * (1.0 + k / 100)) for k in range(200))
+
+    expected = [autograd_grad(f, i)(np.float64(0.7), np.float64(-1.3)) for i in (0, 1)]
+    assert mine.gradient == pytest.approx(expected, rel=RTOL)
+    gradcheck(e, e.inputs)
+
+
+def test_oracle_tolerance_is_not_vacuous() -> None:
+    # a gradient off by 1e-8 relative is reported, with a table naming the partial
+    e = Expression((Node("input", index=0), Node("exp", (0,))), (0.3,))
+    assert gradient_scale(e) == (pytest.approx(math.exp(0.3)),)
+    with pytest.raises(OracleMismatchError, match=r"d/dx0 .*<- mismatch"):
+        compare(e, "autograd", functions={"exp": lambda x: anp.exp(x * (1 + 1e-8))})
+    compare(e, "autograd", functions={"exp": lambda x: anp.exp(x * (1 + 1e-11))})
+
+
+def test_cancellation_is_judged_against_the_scale_of_its_terms() -> None:
+    # x / x has gradient 0; each engine may leave a rounding remainder of a few ulps of
+    # the terms 1/x and -x/x**2, which compare() accepts, but not a remainder of 1e-6
+    nodes = (Node("input", index=0), Node("exp", (0,)), Node("div", (1, 1)))
+    e = Expression(nodes, (3.0,))
+    assert gradient_scale(e)[0] == pytest.approx(2.0)  # (1/y + x/y**2) * e**3
+    compare(e, "autograd", rtol=RTOL)
+    with pytest.raises(OracleMismatchError):
+        compare(e, "autograd", functions={"div": lambda x, y: x / y + 1e-6 * x})
+
+
+@settings(max_examples=20)
+@given(st.floats(-3, 3), st.floats(0.1, 3))
+def test_oracle_agrees_with_hand_written_autograd(a: float, b: float) -> None:
+    # the adapter's translation of a graph against autograd on the same formula by hand
+    nodes = (
+        Node("input", index=0),
+        Node("input", index=1),
+        Node("mul", (0, 0)),
+        Node("add", (2, 1)),
+        Node("log", (3,)),
+        Node("sigmoid", (0,)),
+        Node("mul", (4, 5)),
+    )
+    e = Expression(nodes, (a, b))
+    assert e.text == "log(x0 * x0 + x1) * sigmoid(x0)"
+
+    def f(x0: float, x1: float) -> float:
+        return anp.log(x0 * x0 + x1) / (1 + anp.exp(-x0))
+
+    theirs = evaluate(e, "autograd")
+    assert theirs.value == pytest.approx(f(a, b), rel=1e-12)
+    expected = [autograd_grad(f, i)(np.float64(a), np.float64(b)) for i in (0, 1)]
+    assert theirs.gradient == pytest.approx(expected, rel=1e-12)
