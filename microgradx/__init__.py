@@ -12,11 +12,13 @@ from .compile import compile
 from .engine import Value, enable_grad, grad, is_grad_enabled, no_grad
 from .functional import derivative, hessian, hvp, jvp, newton, value_and_grad
 from .ops import defprim
+from .testing import GradcheckError, gradcheck, gradgradcheck
 from .viz import draw_dot, render
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GradcheckError",
     "Value",
     "compile",
     "defprim",
@@ -24,6 +26,8 @@ __all__ = [
     "draw_dot",
     "enable_grad",
     "grad",
+    "gradcheck",
+    "gradgradcheck",
     "hessian",
     "hvp",
     "is_grad_enabled",
