@@ -8,6 +8,7 @@
 8.0
 """
 
+from .checkpoint import load, save
 from .compile import compile
 from .engine import Value, enable_grad, grad, is_grad_enabled, no_grad
 from .functional import derivative, hessian, hvp, jvp, newton, value_and_grad
@@ -32,8 +33,10 @@ __all__ = [
     "hvp",
     "is_grad_enabled",
     "jvp",
+    "load",
     "newton",
     "no_grad",
     "render",
+    "save",
     "value_and_grad",
 ]

@@ -1,0 +1,225 @@
+"""Loss functions on Values: each builds its result from Value ops, so ``backward()`` works.
+
+================================  ===========================================================
+``mse(pred, target)``             mean squared error (PyTorch's ``MSELoss``)
+``hinge(scores, labels)``         max-margin loss of micrograd's demo, labels -1 / +1
+``binary_cross_entropy_with_logits``  sigmoid + binary cross-entropy in one stable step
+``cross_entropy(logits, target)``     softmax + negative log-likelihood (log-sum-exp)
+``l2_penalty(params, alpha)``     ``alpha * sum(p * p)``, micrograd's regulariser
+================================  ===========================================================
+
+Predictions may be Values or plain numbers; targets are numbers (or Values). With
+``reduction="mean"`` (the default) a loss is averaged over the examples, with ``"sum"``
+summed. A single prediction may be passed without a list.
+
+>>> from microgradx import Value
+>>> from microgradx.losses import mse
+>>> w = Value(2.0)
+>>> loss = mse([w * 1.0, w * 2.0], [1.0, 3.0])  # ((2-1)**2 + (4-3)**2) / 2
+>>> loss.data
+1.0
+>>> loss.backward()
+>>> w.grad  # (2*(2-1)*1 + 2*(4-3)*2) / 2
+3.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .engine import Value, lift, to_float
+
+__all__ = [
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "hinge",
+    "l2_penalty",
+    "log_softmax",
+    "mse",
+    "softmax",
+]
+
+Scalar = Value | float
+
+
+def _as_list(x: Any, what: str) -> list[Any]:
+    if isinstance(x, (Value, int, float)) and not isinstance(x, bool):
+        return [x]
+    if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+        raise TypeError(
+            f"{what} must be a Value, a number or a sequence of them, got {type(x).__name__}"
+        )
+    return list(x)
+
+
+def _pair(pred: Any, target: Any, fn: str) -> tuple[list[Any], list[Any]]:
+    preds = _as_list(pred, f"{fn}(): predictions")
+    targets = _as_list(target, f"{fn}(): targets")
+    if len(preds) != len(targets):
+        raise ValueError(
+            f"{fn}(): got {len(preds)} predictions but {len(targets)} targets; they must match"
+        )
+    if not preds:
+        raise ValueError(f"{fn}(): needs at least one example")
+    for i, p in enumerate(preds):
+        if not isinstance(p, Value):
+            preds[i] = lift(p, fn)
+    return preds, targets
+
+
+def _total(values: Sequence[Value]) -> Value:
+    """``values[0] + values[1] + ...``, left to right (as Python's ``sum`` would add them)."""
+    total = values[0]
+    for v in values[1:]:
+        total = total + v
+    return total
+
+
+def _reduce(losses: list[Value], reduction: str, fn: str) -> Value:
+    if reduction == "mean":
+        return _total(losses) / len(losses)
+    if reduction == "sum":
+        return _total(losses)
+    raise ValueError(f"{fn}(): reduction must be 'mean' or 'sum', got {reduction!r}")
+
+
+def _number(t: Any, fn: str) -> float:
+    return t.data if isinstance(t, Value) else to_float(t, f"{fn}(): target")
+
+
+def mse(pred: Any, target: Any, reduction: str = "mean") -> Value:
+    """Mean squared error: the average of ``(pred - target) ** 2``.
+
+    ``pred`` and ``target`` are a Value / number each, or sequences of equal length.
+    """
+    preds, targets = _pair(pred, target, "mse")
+    for i, t in enumerate(targets):
+        if not isinstance(t, Value):
+            targets[i] = to_float(t, "mse(): target")
+    return _reduce([(p - t) ** 2 for p, t in zip(preds, targets, strict=True)], reduction, "mse")
+
+
+def hinge(scores: Any, labels: Any, reduction: str = "mean") -> Value:
+    """The max-margin loss of micrograd's demo: the mean of ``relu(1 - label * score)``.
+
+    ``labels`` are ``-1`` or ``+1`` (turn 0/1 labels into them with ``2 * y - 1``). The
+    loss is zero for an example classified right with a margin of at least 1. The mean is
+    taken as ``sum * (1.0 / n)``, exactly micrograd's expression, so the numbers match it.
+    """
+    preds, targets = _pair(scores, labels, "hinge")
+    losses = []
+    for s, y in zip(preds, targets, strict=True):
+        yv = _number(y, "hinge")
+        if yv not in (-1.0, 1.0):
+            raise ValueError(
+                f"hinge(): labels must be -1 or +1, got {yv!r} (turn 0/1 labels into -1/+1 "
+                "with 2 * y - 1)"
+            )
+        losses.append((1 + -yv * s).relu())
+    if reduction == "mean":
+        return _total(losses) * (1.0 / len(losses))
+    return _reduce(losses, reduction, "hinge")
+
+
+def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Value:
+    """Binary cross-entropy of ``sigmoid(logit)`` against targets in [0, 1], computed stably.
+
+    The loss of one example is ``log(1 + exp(z)) - z * y``. It is written so that ``exp``
+    never overflows: for ``z > 0`` as ``(1 - y) * z + log(1 + exp(-z))``, otherwise as
+    ``log(1 + exp(z)) - z * y``. Each branch is smooth, so derivatives of every order are
+    exact (the gradient is ``sigmoid(z) - y``, also at ``z = 0``), and a logit of 1000
+    gives a finite loss and gradient.
+    """
+    zs, ys = _pair(logits, targets, "binary_cross_entropy_with_logits")
+    losses = []
+    for z, y in zip(zs, ys, strict=True):
+        yv = _number(y, "binary_cross_entropy_with_logits")
+        if not 0.0 <= yv <= 1.0:
+            raise ValueError(
+                f"binary_cross_entropy_with_logits(): targets must lie in [0, 1], got {yv!r}"
+            )
+        if z.data > 0:
+            losses.append((1 - y) * z + (1 + (-z).exp()).log())
+        else:
+            losses.append((1 + z.exp()).log() - z * y)
+    return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
+
+
+def _logits_row(row: Any, fn: str) -> list[Value]:
+    values = _as_list(row, f"{fn}(): logits")
+    if not values:
+        raise ValueError(f"{fn}(): needs at least one logit")
+    return [v if isinstance(v, Value) else lift(v, fn) for v in values]
+
+
+def log_softmax(logits: Any) -> list[Value]:
+    """``logit_i - log(sum_j exp(logit_j))`` for one example, computed stably.
+
+    The largest logit ``m`` is subtracted before ``exp`` (as a constant: the result does
+    not depend on it, so no gradient flows through it).
+    """
+    row = _logits_row(logits, "log_softmax")
+    lse = _logsumexp(row)
+    return [v - lse for v in row]
+
+
+def softmax(logits: Any) -> list[Value]:
+    """The probabilities ``exp(logit_i) / sum_j exp(logit_j)`` for one example."""
+    return [v.exp() for v in log_softmax(logits)]
+
+
+def _logsumexp(row: list[Value]) -> Value:
+    m = max(v.data for v in row)
+    if math.isinf(m) or math.isnan(m):
+        m = 0.0  # nothing to stabilise: let inf / nan propagate by IEEE rules
+    return _total([(v - m).exp() for v in row]).log() + m
+
+
+def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
+    """Softmax cross-entropy: ``-log softmax(logits)[target]``, as PyTorch's ``cross_entropy``.
+
+    ``logits`` is one example (a sequence of C Values, ``targets`` one class index) or a
+    batch (a sequence of such rows, ``targets`` one index per row). Uses log-sum-exp with
+    the row maximum subtracted, so large logits neither overflow nor lose the gradient
+    ``softmax(logits) - onehot(target)``.
+    """
+    rows = _as_list(logits, "cross_entropy(): logits")
+    if rows and not isinstance(rows[0], (Value, int, float)):
+        batch = [_logits_row(r, "cross_entropy") for r in rows]
+        labels = _as_list(targets, "cross_entropy(): targets")
+    else:
+        batch = [_logits_row(rows, "cross_entropy")]
+        labels = [targets]
+    if len(batch) != len(labels):
+        raise ValueError(
+            f"cross_entropy(): got {len(batch)} rows of logits but {len(labels)} targets"
+        )
+    losses = []
+    for i, (row, t) in enumerate(zip(batch, labels, strict=True)):
+        if not isinstance(t, int) or isinstance(t, bool):
+            raise TypeError(
+                f"cross_entropy(): targets[{i}] must be a class index (int), got {type(t).__name__}"
+            )
+        if not 0 <= t < len(row):
+            raise ValueError(
+                f"cross_entropy(): targets[{i}] = {t} is not a class index in [0, {len(row)})"
+            )
+        losses.append(_logsumexp(row) - row[t])
+    return _reduce(losses, reduction, "cross_entropy")
+
+
+def l2_penalty(params: Iterable[Value], alpha: float = 1.0) -> Value:
+    """``alpha * (p0 * p0 + p1 * p1 + ...)``: the L2 regulariser of micrograd's demo.
+
+    ``l2_penalty(model.parameters(), 1e-4)`` adds the demo's weight penalty to a loss.
+    """
+    ps = _as_list(params, "l2_penalty(): params")
+    if not ps:
+        raise ValueError("l2_penalty(): needs at least one parameter")
+    for i, p in enumerate(ps):
+        if not isinstance(p, Value):
+            raise TypeError(f"l2_penalty(): params[{i}] must be a Value, got {type(p).__name__}")
+    a = to_float(alpha, "l2_penalty(): alpha")
+    return a * _total([p * p for p in ps])
