@@ -431,3 +431,13 @@ def test_nested_jvp_is_the_second_derivative() -> None:
 
     assert math.isclose(jvp(slope, 0.4, 1.0)[1], UNARY["tanh"][1](0.4), rel_tol=1e-14)
     assert math.isclose(derivative(slope)(0.4), UNARY["tanh"][1](0.4), rel_tol=1e-14)
+
+
+def test_second_derivative_of_a_deep_chain() -> None:
+    def f(x: Value) -> Value:
+        y = x * 0.0
+        for _ in range(5_000):  # deeper than the recursion limit
+            y = y + x * x
+        return y
+
+    assert derivative(f, 2)(0.3) == 10_000.0
