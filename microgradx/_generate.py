@@ -169,6 +169,7 @@ def _kernel(prims: list[ops.Primitive]) -> str:
         "        g = v._adj",
         "        if accumulate:",
         "            v.grad += g",
+        "            v._adj = 0.0  # spent: drop the float (grad() keeps it, to read it)",
         "        code = v._code",
     ]
     for k, p in enumerate(prims):

@@ -387,4 +387,18 @@ def source() -> str:
 from . import _generate  # noqa: E402 - needs Value above
 
 _generated = _generate.Generated(Value)
-ops.LISTENERS.append(_generated.rebuild)
+
+
+def _warm_up() -> None:
+    # CPython 3.11 specialises a function's bytecode only after it has been called a few
+    # times, and one backward() is a single long call of these two functions: without
+    # this, a program's first backward passes run several times slower
+    x = Value(0.5)
+    y = (x * x + x).relu()
+    for _ in range(10):
+        _reverse_topological(y)
+        y.backward()
+
+
+_warm_up()
+ops.LISTENERS += [_generated.rebuild, _warm_up]
