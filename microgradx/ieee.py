@@ -81,13 +81,11 @@ def cos(x: float) -> float:
 
 
 def sigmoid(x: float) -> float:
-    """Logistic function ``1 / (1 + e**-x)``, computed without overflow for any ``x``."""
-    if x >= 0.0:
+    """``1 / (1 + e**-x)``, the logistic function as PyTorch computes it; 0.0 on overflow."""
+    try:
         return 1.0 / (1.0 + math.exp(-x))
-    if x != x:
-        return nan
-    e = math.exp(x)  # x < 0: cannot overflow
-    return e / (1.0 + e)
+    except OverflowError:  # x < -709.78: PyTorch's 1 / inf
+        return 0.0
 
 
 def sign(x: float) -> float:

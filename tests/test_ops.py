@@ -213,6 +213,16 @@ def test_unary(name: str, f: Callable[[Value], Value], x: float, value: float, d
     assert node.op == name
 
 
+@pytest.mark.parametrize("x0", [-0.5, -3.7, -20.0, 0.5, 3.7])
+def test_sigmoid_value_is_pytorchs_formula(x0: float):
+    # PyTorch computes 1 / (1 + exp(-x)) for every x; exp(x) / (1 + exp(x)) differs in the
+    # last bit at these points (and so would the gradient, which is built from the value)
+    y, g = unary(Value.sigmoid, x0)
+    expected = 1.0 / (1.0 + math.exp(-x0))
+    assert y == expected
+    assert g == (1.0 - expected) * expected
+
+
 def test_sigmoid_is_finite_far_from_zero():
     for x0 in (-800.0, 800.0):
         y, g = unary(Value.sigmoid, x0)
