@@ -6,8 +6,8 @@ runs that loop on a function of one or more numbers and keeps the whole path, so
 demo can print it and a plot can draw it.
 
 >>> path = gradient_descent(lambda w: (w - 3) ** 2, start=0.0, lr=0.2, steps=3)
->>> [round(w, 3) for w in path.xs]
-[0.0, 1.2, 1.92, 2.352]
+>>> tuple(round(w, 3) for w in path.xs)
+(0.0, 1.2, 1.92, 2.352)
 >>> path.grads[0]
 (-6.0,)
 """
