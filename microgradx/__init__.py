@@ -10,6 +10,7 @@
 
 from .checkpoint import load, save
 from .compile import compile
+from .descent import gradient_descent
 from .engine import Value, enable_grad, grad, is_grad_enabled, no_grad
 from .functional import derivative, hessian, hvp, jvp, newton, value_and_grad
 from .ops import defprim
@@ -29,6 +30,7 @@ __all__ = [
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "gradient_descent",
     "hessian",
     "hvp",
     "is_grad_enabled",
