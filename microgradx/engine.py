@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import itertools
 import numbers
 import sys
@@ -224,15 +225,62 @@ class _GradMode:
             with _Switch.lock:
                 _Switch.disabled -= 1
 
+    def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
+        # `@no_grad` without parentheses decorates `fn` at once, as in PyTorch
+        mode = super().__new__(cls)
+        return mode if fn is None else mode(fn)
+
     def __call__(self, fn: F) -> F:
-        """Use as a decorator: the function runs inside this mode."""
+        """Use as a decorator: the function runs inside this mode.
+
+        A generator function runs in the mode each time it is resumed (not while its
+        caller works between items); a coroutine function, for as long as it runs.
+        """
+        mode = type(self)
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def run_coroutine(*args: Any, **kwargs: Any) -> Any:
+                with mode():
+                    return await fn(*args, **kwargs)
+
+            return run_coroutine  # type: ignore[return-value]
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def run_generator(*args: Any, **kwargs: Any) -> Any:
+                with mode():
+                    gen = fn(*args, **kwargs)
+                    try:
+                        item = next(gen)
+                    except StopIteration as stop:
+                        return stop.value
+                while True:
+                    resume: Callable[[Any], Any]
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        with mode():
+                            gen.close()
+                        raise
+                    except BaseException as error:  # thrown in by the caller: pass it on
+                        resume, sent = gen.throw, error
+                    else:
+                        resume = gen.send
+                    with mode():
+                        try:
+                            item = resume(sent)
+                        except StopIteration as stop:
+                            return stop.value
+
+            return run_generator  # type: ignore[return-value]
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with mode():
                 return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return run  # type: ignore[return-value]
 
 
 class no_grad(_GradMode):  # noqa: N801 - PyTorch's name

@@ -277,6 +277,54 @@ def test_decorators():
     assert frozen.__name__ == "frozen"  # functools.wraps
 
 
+def test_decorators_without_parentheses():
+    @no_grad
+    def frozen(v: Value) -> Value:
+        return v * v
+
+    @enable_grad
+    def tracked(v: Value) -> Value:
+        return v * v
+
+    x = Value(3.0)
+    assert not frozen(x).requires_grad
+    with no_grad():
+        assert tracked(x).requires_grad
+    assert frozen.__name__ == "frozen"
+
+
+def test_decorated_generator_runs_in_the_mode_only_while_it_runs():
+    @no_grad()
+    def scaled(v: Value) -> Iterator[Value]:
+        for k in (2.0, 3.0):
+            received = yield v * k
+            assert received is None or not (received * 1.0).requires_grad
+
+    x = Value(1.5)
+    items = []
+    for item in scaled(x):
+        items.append(item)
+        assert is_grad_enabled()  # the caller, between items, records as usual
+        assert (x * 2.0).requires_grad
+    assert [(v.data, v.requires_grad) for v in items] == [(3.0, False), (4.5, False)]
+    gen = scaled(x)
+    next(gen)
+    assert not gen.send(x).requires_grad  # send() reaches the generator, in the mode
+
+
+def test_decorated_coroutine_runs_in_the_mode():
+    @no_grad()
+    async def frozen(v: Value) -> Value:
+        await asyncio.sleep(0)
+        return v * 2.0
+
+    async def main() -> tuple[bool, bool]:
+        y = await frozen(Value(1.0))
+        return y.requires_grad, is_grad_enabled()
+
+    assert asyncio.run(main()) == (False, True)
+
+
 def test_one_context_manager_instance_can_be_reused_and_nested():
     mode = no_grad()
     with mode:
@@ -468,18 +516,19 @@ def test_label_must_be_a_string():
         Value(1.0, label=3)  # type: ignore[arg-type]
 
 
+@pytest.mark.usefixtures("gc_disabled")
 @pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
 def test_operator_with_a_string_names_str_and_changes_nothing(op: str):
     x = Value(2.0)
     y = x * 3.0
-    before = sum(1 for o in gc.get_objects() if type(o) is Value)
+    before = _count_values()
     with pytest.raises(TypeError, match=r"\bstr\b"):
         eval(f"y {op} 'x'")
     with pytest.raises(TypeError, match=r"\bstr\b"):
         eval(f"'x' {op} y")
     with pytest.raises(TypeError, match="NoneType"):
         eval(f"y {op} None")
-    assert sum(1 for o in gc.get_objects() if type(o) is Value) == before
+    assert _count_values() == before
     assert (x.data, x.grad, y.data, y.grad) == (2.0, 0.0, 6.0, 0.0)
     y.backward()  # the graph is intact
     assert x.grad == 3.0
