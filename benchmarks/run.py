@@ -295,12 +295,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="results file (default results/latest.json)")
     parser.add_argument("--chart", type=Path, help="chart file (default docs/img/benchmark.png)")
     parser.add_argument("--no-chart", action="store_true", help="skip the chart")
+    for key in ("points", "rounds", "steps", "warmup", "chain"):
+        parser.add_argument(f"--{key}", type=int, help=f"override the setting's {key}")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker_main(json.loads(args.worker))
         return 0
     setting = dict(SETTINGS["quick" if args.quick else "full"])
+    for key in ("points", "rounds", "steps", "warmup", "chain"):
+        if getattr(args, key) is not None:
+            setting[key] = getattr(args, key)
     wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = [e for e in wanted if e not in engines.ENGINES]
     if unknown:

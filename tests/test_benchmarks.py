@@ -1,0 +1,90 @@
+"""The benchmark harness runs end to end on its tiny setting (no time is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "benchmarks" / "run.py"
+sys.path.insert(0, str(RUN.parent))
+
+import engines  # noqa: E402
+
+ENGINES = ["micrograd", "eager", "compiled", "autograd"]  # torch is optional: not required here
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--engines", ",".join(ENGINES),
+         "--json", str(out / "r.json"), "--chart", str(out / "r.png")],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((out / "r.json").read_text()), proc.stdout, out
+
+
+def test_every_engine_is_timed_with_and_without_the_collector(quick):
+    results, _, _ = quick
+    assert list(results["steps"]) == ENGINES
+    for engine in ENGINES:
+        for mode in ("gc_on", "gc_off"):
+            r = results["steps"][engine][mode]
+            assert r["n"] == results["setting"]["rounds"] * results["setting"]["steps"]
+            assert 0 < r["min_ms"] <= r["median_ms"] <= r["max_ms"]
+            assert results["ratios"][engine][mode] > 0
+    assert results["ratios"]["micrograd"] == {"gc_on": 1.0, "gc_off": 1.0}
+
+
+def test_all_engines_compute_the_same_first_loss(quick):
+    results, _, _ = quick
+    losses = results["first_loss"]
+    assert set(losses) == set(ENGINES)
+    assert 0.1 < losses["micrograd"] < 10
+    assert results["first_loss_max_difference"] < 1e-9
+
+
+def test_graph_sizes_memory_and_chain_are_reported(quick):
+    results, _, _ = quick
+    mem = results["memory"]
+    assert mem["eager"]["nodes"] == mem["micrograd"]["nodes"] > 1000  # the same graph
+    for engine in ("eager", "micrograd"):
+        assert 0 < mem[engine]["bytes_per_node"] <= mem[engine]["bytes_per_node_after_backward"]
+    n = results["setting"]["chain"]
+    for engine in ("eager", "micrograd"):
+        c = results["chain"][engine]
+        # y = x, then alternately y * w and y + x with x = w = 0.5: y -> x / (1 - w) = 1,
+        # dy/dx -> 1 / (1 - w) = 2 and dy/dw -> y / (1 - w) = 2
+        assert n >= 1000 and c["x_grad"] == pytest.approx(2.0) and c["w_grad"] == pytest.approx(2.0)
+    assert results["chain"]["eager"]["recursion_limit"] == 1000  # never raised
+
+
+def test_table_and_chart_are_written(quick):
+    results, stdout, out = quick
+    assert results["table"] in stdout
+    for engine in ENGINES:
+        assert engines.LABELS[engine] in stdout
+    assert (out / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_workloads_start_from_micrograds_weights():
+    layers = engines.initial_weights()
+    assert [len(layer) for layer in layers] == engines.SIZES
+    assert all(len(neuron) == 3 for neuron in layers[0])  # 2 weights and a bias
+    xs, ys = engines.moons(10)
+    assert len(xs) == 10 and set(ys) == {-1, 1}
+    assert engines.moons(10) == (xs, ys)  # deterministic
+
+
+def test_unknown_engine_is_refused():
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--engines", "nope"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "unknown engine" in proc.stderr
