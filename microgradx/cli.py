@@ -23,6 +23,7 @@ from .expr import Expression, ExpressionError, parse
 __all__ = ["main"]
 
 MAX_ORDER = 10
+MAX_NODES = 200_000  # a derivative graph larger than this is refused (the next would be larger)
 
 
 class UsageError(Exception):
@@ -60,11 +61,29 @@ def _bind(expression: Expression, at: dict[str, float]) -> dict[str, Value]:
     return {name: Value(at[name], label=name) for name in expression.variables}
 
 
-def _derivative(y: Value, xs: list[Value]) -> list[Value]:
+def _size(roots: list[Value]) -> int:
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        v = stack.pop()
+        if id(v) not in seen:
+            seen.add(id(v))
+            stack.extend(v.inputs)
+    return len(seen)
+
+
+def _derivative(y: Value, xs: list[Value], order: int) -> list[Value]:
     # d y / d x for each x, as Values that can be differentiated again
     if not y.requires_grad:
         return [Value(0.0) for _ in xs]
-    return grad(y, xs, create_graph=True, allow_unused=True)
+    gs = grad(y, xs, create_graph=True, allow_unused=True)
+    nodes = _size(gs)
+    if nodes > MAX_NODES:
+        raise UsageError(
+            f"the derivatives of order {order} already take {nodes} graph nodes "
+            f"(at most {MAX_NODES}); ask for a lower --order"
+        )
+    return gs
 
 
 def _diff(args: argparse.Namespace) -> list[str]:
@@ -83,7 +102,7 @@ def _diff(args: argparse.Namespace) -> list[str]:
     if len(names) <= 1:
         y = out
         for k in range(1, args.order + 1):
-            y = _derivative(y, inputs)[0] if inputs else Value(0.0)
+            y = _derivative(y, inputs, k)[0] if inputs else Value(0.0)
             lines.append(
                 f"f{chr(39) * k} = {_number(y.data)}" if k <= 3 else f"f({k}) = {_number(y.data)}"
             )
@@ -91,12 +110,12 @@ def _diff(args: argparse.Namespace) -> list[str]:
     if args.order > 2:
         raise UsageError("with several variables, --order is 0, 1 (gradient) or 2 (Hessian)")
     if args.order >= 1:
-        gradient = _derivative(out, inputs)
+        gradient = _derivative(out, inputs, 1)
         lines.append("gradient:")
         lines += [f"  df/d{n} = {_number(g.data)}" for n, g in zip(names, gradient, strict=True)]
         if args.order == 2:
             lines.append("Hessian:")
-            rows = [[_number(h.data) for h in _derivative(g, inputs)] for g in gradient]
+            rows = [[_number(h.data) for h in _derivative(g, inputs, 2)] for g in gradient]
             width = max(len(c) for c in [*names, *(c for r in rows for c in r)])
             lines.append(
                 "  "

@@ -185,3 +185,16 @@ def test_parse_refuses_a_non_string() -> None:
 def test_evaluate_names_a_missing_variable() -> None:
     with pytest.raises(ExpressionError, match="no value given for y"):
         parse("x + y").evaluate({"x": 1.0})
+
+
+def test_a_derivative_graph_too_large_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import microgradx.cli
+
+    monkeypatch.setattr(microgradx.cli, "MAX_NODES", 60)
+    code, out, err = run(capsys, "diff", "tanh(exp(x) * sin(x))", "--at", "x=1", "--order", "6")
+    assert code == 2 and out == ""
+    assert "ask for a lower --order" in err and err.count("\n") == 1
+    code, out, _ = run(capsys, "diff", "tanh(exp(x) * sin(x))", "--at", "x=1", "--order", "1")
+    assert code == 0
