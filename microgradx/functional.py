@@ -17,10 +17,11 @@ rules, as the backward kernel is.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from . import _generate, lang, ops
 from .engine import NO_GRAD, Value, _generated, enable_grad, grad, to_float
@@ -29,9 +30,21 @@ __all__ = ["NewtonResult", "derivative", "hessian", "hvp", "jvp", "newton", "val
 
 Scalar = Value | float
 Fn = Callable[..., Any]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _recording(fn: Callable[P, R]) -> Callable[P, R]:
+    # a transform needs its graph even when called inside no_grad()
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with enable_grad():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _check_function(f: object, who: str) -> None:
@@ -98,7 +111,7 @@ def derivative(f: Fn, n: int = 1) -> Callable[[Scalar], Any]:
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"derivative(): n must be an int >= 0, got {n!r}")
 
-    @enable_grad()
+    @_recording
     def nth(x: Scalar) -> Any:
         items, single = _as_list(x, "derivative()", "x")
         if not single:
@@ -132,7 +145,7 @@ def value_and_grad(f: Fn, argnums: int | Sequence[int] | None = None) -> Callabl
     elif isinstance(argnums, bool):
         raise TypeError("value_and_grad(): argnums must be an int or a sequence of ints")
 
-    @enable_grad()
+    @_recording
     def wrapped(*args: Any) -> tuple[Any, Any]:
         items, _ = _as_list(list(args), "value_and_grad()", "args")
         if argnums is None:
@@ -152,7 +165,7 @@ def value_and_grad(f: Fn, argnums: int | Sequence[int] | None = None) -> Callabl
     return wrapped
 
 
-@enable_grad()
+@_recording
 def hessian(f: Fn, xs: Any) -> Any:
     """The matrix of second derivatives of ``f(*xs)`` (a list of rows).
 
@@ -173,7 +186,7 @@ def hessian(f: Fn, xs: Any) -> Any:
     return rows[0][0] if single else rows
 
 
-@enable_grad()
+@_recording
 def hvp(f: Fn, xs: Any, v: Any) -> Any:
     """The Hessian of ``f(*xs)`` times the vector ``v``, without forming the Hessian.
 
@@ -320,7 +333,7 @@ def _tangents_value(outputs: list[Value], primals: list[Value], tangents: list[A
     return result
 
 
-@enable_grad()
+@_recording
 def jvp(f: Fn, primals: Any, tangents: Any) -> tuple[Any, Any]:
     """Forward mode: ``(f(*primals), J @ tangents)``, one directional derivative.
 
@@ -427,7 +440,7 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
     return x
 
 
-@enable_grad()
+@_recording
 def newton(f: Fn, x0: Any, tol: float = 1e-12, max_iter: int = 100) -> NewtonResult:
     """Find a stationary point of ``f`` (where f' = 0) by Newton's method on f'.
 
