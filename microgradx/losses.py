@@ -127,8 +127,8 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     """Binary cross-entropy of ``sigmoid(logit)`` against targets in [0, 1], computed stably.
 
     The loss of one example is ``log(1 + exp(z)) - z * y``. It is written so that ``exp``
-    never overflows: for ``z > 0`` as ``(1 - y) * z + log(1 + exp(-z))``, otherwise as
-    ``log(1 + exp(z)) - z * y``. Each branch is smooth, so derivatives of every order are
+    never overflows: for ``z > 0`` as ``(1 - y) * z + log1p(exp(-z))``, otherwise as
+    ``log1p(exp(z)) - z * y``. Each branch is smooth, so derivatives of every order are
     exact (the gradient is ``sigmoid(z) - y``, also at ``z = 0``), and a logit of 1000
     gives a finite loss and gradient.
     """
@@ -141,10 +141,20 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
                 f"binary_cross_entropy_with_logits(): targets must lie in [0, 1], got {yv!r}"
             )
         if z.data > 0:
-            losses.append((1 - y) * z + (1 + (-z).exp()).log())
+            losses.append((1 - y) * z + _log1p((-z).exp()))
         else:
-            losses.append((1 + z.exp()).log() - z * y)
+            losses.append(_log1p(z.exp()) - z * y)
     return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
+
+
+def _log1p(t: Value) -> Value:
+    """``log(1 + t)`` for ``0 <= t <= 1``, with the value as accurate as ``math.log1p``.
+
+    Value has no ``log1p``; ``log(1 + t)`` has the right derivatives but loses the value's
+    digits when ``t`` is tiny, so a constant (no gradient) corrects the value.
+    """
+    out = (1 + t).log()
+    return out + (math.log1p(t.data) - out.data)
 
 
 def _logits_row(row: Any, fn: str) -> list[Value]:

@@ -1,0 +1,230 @@
+"""Tests for microgradx.nn: shapes, initialisation, activations, names, state dicts, errors."""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+
+import micrograd.nn as mg_nn
+import pytest
+
+from microgradx import Value
+from microgradx.nn import MLP, Layer, Module, Neuron
+
+
+def test_shapes_follow_micrograd() -> None:
+    n = Neuron(3)
+    assert len(n.parameters()) == 4
+    assert isinstance(n([1.0, 2.0, 3.0]), Value)
+    layer = Layer(3, 4)
+    out = layer([1.0, 2.0, 3.0])
+    assert isinstance(out, list) and len(out) == 4
+    assert isinstance(Layer(3, 1)([1.0, 2.0, 3.0]), Value)  # one neuron: one Value
+    model = MLP(2, [16, 16, 1])
+    assert len(model.parameters()) == (2 + 1) * 16 + (16 + 1) * 16 + (16 + 1) * 1 == 337
+    assert isinstance(model([0.5, -0.5]), Value)
+    assert len(MLP(2, [3, 2])([0.5, -0.5])) == 2
+
+
+def test_last_layer_is_linear_hidden_layers_relu() -> None:
+    model = MLP(2, [4, 4, 1])
+    kinds = [[n.nonlin for n in layer.neurons] for layer in model.layers]
+    assert kinds == [[True] * 4, [True] * 4, [False]]
+    assert repr(model.layers[-1]) == "Layer of [LinearNeuron(4)]"
+    assert repr(Neuron(2)) == "ReLUNeuron(2)"
+    assert repr(Neuron(2, activation="tanh")) == "TanhNeuron(2)"
+
+
+def test_init_matches_micrograd_with_global_seed() -> None:
+    random.seed(1337)
+    ours = MLP(2, [16, 16, 1])
+    random.seed(1337)
+    theirs = mg_nn.MLP(2, [16, 16, 1])
+    assert [p.data for p in ours.parameters()] == [float(p.data) for p in theirs.parameters()]
+    # weights in [-1, 1], biases 0
+    for neuron in (n for layer in ours.layers for n in layer.neurons):
+        assert all(-1.0 <= w.data <= 1.0 for w in neuron.w)
+        assert neuron.b.data == 0.0
+
+
+def test_forward_matches_micrograd_exactly() -> None:
+    random.seed(7)
+    ours = MLP(3, [5, 4, 1])
+    random.seed(7)
+    theirs = mg_nn.MLP(3, [5, 4, 1])
+    from micrograd.engine import Value as MgValue
+
+    for x in ([0.1, -0.2, 0.3], [1.5, 2.0, -3.0], [0.0, 0.0, 0.0]):
+        a = ours(x)
+        b = theirs([MgValue(v) for v in x])
+        assert a.data == b.data
+
+
+def test_seeded_init_is_reproducible_and_private() -> None:
+    random.seed(99)
+    before = random.random()
+    random.seed(99)
+    a = MLP(2, [8, 1], seed=5)
+    assert random.random() == before  # a seed leaves the global random state alone
+    b = MLP(2, [8, 1], seed=5)
+    c = MLP(2, [8, 1], seed=6)
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+    assert [p.data for p in a.parameters()] != [p.data for p in c.parameters()]
+    rng = random.Random(5)
+    d = MLP(2, [8, 1], seed=rng)
+    assert [p.data for p in d.parameters()] == [p.data for p in a.parameters()]
+
+
+@pytest.mark.parametrize(
+    ("activation", "fn"),
+    [
+        ("relu", lambda s: max(s, 0.0)),
+        ("tanh", math.tanh),
+        ("sigmoid", lambda s: 1 / (1 + math.exp(-s))),
+        ("linear", lambda s: s),
+    ],
+)
+def test_activations(activation: str, fn: object) -> None:
+    n = Neuron(2, activation=activation, seed=3)
+    n.b.data = 0.25
+    x = [0.7, -1.3]
+    s = n.b.data + n.w[0].data * x[0] + n.w[1].data * x[1]
+    assert n(x).data == pytest.approx(fn(s), rel=1e-15)  # type: ignore[operator]
+    assert n.activation == activation
+    assert Neuron(2, nonlin=False, activation=activation).activation == "linear"
+
+
+def test_mlp_activation_applies_to_hidden_layers() -> None:
+    model = MLP(2, [3, 1], activation="tanh", seed=0)
+    assert [n.activation for n in model.layers[0].neurons] == ["tanh"] * 3
+    assert model.layers[1].neurons[0].activation == "linear"
+
+
+def test_gradients_flow_to_every_parameter() -> None:
+    model = MLP(2, [3, 1], activation="tanh", seed=1)
+    out = model([0.3, -0.4])
+    out.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(isinstance(g, float) for g in grads)
+    assert any(g != 0.0 for g in grads)
+    model.zero_grad()
+    assert all(p.grad == 0.0 and isinstance(p.grad, float) for p in model.parameters())
+
+
+def test_inputs_may_be_values_or_numbers() -> None:
+    n = Neuron(2, seed=0)
+    a = n([Value(0.5), 2]).data
+    b = n((0.5, 2.0)).data
+    assert a == b
+    one = Neuron(1, activation="linear", seed=0)
+    assert one(Value(2.0)).data == one([2.0]).data  # one input may come alone
+    stacked = MLP(2, [1, 3, 1], seed=0)  # a 1-neuron layer feeds the next one
+    assert isinstance(stacked([0.1, 0.2]), Value)
+
+
+def test_named_parameters_and_state_dict() -> None:
+    model = MLP(2, [2, 1], seed=0)
+    names = [n for n, _ in model.named_parameters()]
+    assert names[:3] == ["layers.0.neurons.0.w.0", "layers.0.neurons.0.w.1", "layers.0.neurons.0.b"]
+    assert names[-1] == "layers.1.neurons.0.b"
+    assert [p for _, p in model.named_parameters()] == model.parameters()
+    sd = model.state_dict()
+    assert list(sd) == names
+    assert all(isinstance(v, float) for v in sd.values())
+    other = MLP(2, [2, 1], seed=1)
+    other.load_state_dict(sd)
+    assert [p.data for p in other.parameters()] == [p.data for p in model.parameters()]
+
+
+def test_custom_module_discovers_parameters() -> None:
+    class Affine(Module):
+        def __init__(self) -> None:
+            self.scale = Value(2.0)
+            self.shift = Value(-1.0)
+            self.extra = {"gain": Value(0.5)}
+            self.sub = Neuron(1, seed=0)
+            self.tied = self.scale  # the same Value twice is one parameter
+
+        def forward(self, x: Value) -> Value:
+            return self.scale * x + self.shift
+
+    m = Affine()
+    assert [n for n, _ in m.named_parameters()] == [
+        "scale",
+        "shift",
+        "extra.gain",
+        "sub.w.0",
+        "sub.b",
+    ]
+    assert m(Value(3.0)).data == 5.0
+    with pytest.raises(NotImplementedError, match="forward"):
+        Module()()
+
+
+def test_load_state_dict_errors_leave_model_untouched() -> None:
+    model = MLP(2, [2, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+    sd = model.state_dict()
+    missing = dict(list(sd.items())[:-1])
+    with pytest.raises(ValueError, match=r"missing: 'layers\.1\.neurons\.0\.b'"):
+        model.load_state_dict({k: 0.0 for k in missing})
+    with pytest.raises(ValueError, match="unexpected: 'bogus'"):
+        model.load_state_dict({**{k: 0.0 for k in sd}, "bogus": 1.0})
+    bigger = MLP(2, [3, 1], seed=0).state_dict()
+    with pytest.raises(ValueError, match="13 entries, the model 9 parameters"):
+        model.load_state_dict(bigger)
+    bad = {k: 0.0 for k in sd}
+    bad["layers.1.neurons.0.b"] = "x"  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="must be a float, got str"):
+        model.load_state_dict(bad)
+    with pytest.raises(TypeError, match="mapping"):
+        model.load_state_dict([1.0, 2.0])  # type: ignore[arg-type]
+    assert [p.data for p in model.parameters()] == before
+    model.load_state_dict({"layers.0.neurons.0.b": 4.0}, strict=False)
+    assert model.layers[0].neurons[0].b.data == 4.0
+
+
+def test_bad_input_width_and_types() -> None:
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="expected 2 inputs, got 3"):
+        model([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="expected 2 inputs, got 1"):
+        model([1.0])
+    with pytest.raises(ValueError, match="expected 2 inputs, got a single float"):
+        model(1.0)
+    with pytest.raises(TypeError, match="sequence of 2 Values or numbers, got str"):
+        model("ab")
+    with pytest.raises(TypeError, match="got str"):
+        model([1.0, "a"])
+
+
+def test_bad_constructor_arguments() -> None:
+    with pytest.raises(ValueError, match="unknown activation 'gelu'; expected one of relu"):
+        Neuron(2, activation="gelu")
+    with pytest.raises(ValueError, match="unknown activation"):
+        MLP(2, [3, 1], activation="softmax")
+    with pytest.raises(TypeError, match=r"nin=...\) must be an int, got float"):
+        Neuron(2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 1"):
+        Layer(2, 0)
+    with pytest.raises(TypeError, match="list of ints"):
+        MLP(2, 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one layer"):
+        MLP(2, [])
+    with pytest.raises(TypeError, match="seed must be an int"):
+        MLP(2, [1], seed="x")  # type: ignore[arg-type]
+
+
+def test_forward_leaves_no_reference_cycles() -> None:
+    model = MLP(2, [4, 1], seed=0)
+    gc.collect()
+    gc.disable()
+    try:
+        out = model([0.5, -0.5])
+        out.backward()
+        model.zero_grad()
+        del out
+        assert gc.collect() == 0  # everything was freed by reference counting alone
+    finally:
+        gc.enable()
