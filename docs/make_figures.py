@@ -80,16 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="+", help="remake only these demos / 'backprop' / 'gradient'"
     )
+    parser.add_argument("--img", default=str(IMG), help="where to write (default docs/img)")
     args = parser.parse_args(argv)
+    img = Path(args.img)
     chosen = set(args.only or [*DEMOS, "backprop", "gradient"])
     for name in DEMOS:
         if name in chosen:
             print(f"== {name}", flush=True)
-            load_demo(name).main(["--out", str(IMG / name)])
+            load_demo(name).main(["--out", str(img / name)])
     for name, make in (("backprop", backprop_figures), ("gradient", gradient_figures)):
         if name in chosen:
-            (IMG / name).mkdir(parents=True, exist_ok=True)
-            for p in make(IMG / name):
+            (img / name).mkdir(parents=True, exist_ok=True)
+            for p in make(img / name):
                 print(f"wrote {p}")
     return 0
 

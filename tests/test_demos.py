@@ -176,3 +176,25 @@ def test_digits(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     test_line = next(line for line in lines if line.startswith("test accuracy "))
     assert test_line.endswith("(on 20 digits it never saw)")
     assert [f.name for f in written(lines)] == ["loss.png"]
+
+
+def test_make_figures_runs_the_demos_and_draws_the_extra_figures(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = importlib.util.spec_from_file_location("make_figures", ROOT / "docs" / "make_figures.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(module.DEMOS) <= {p.stem for p in DEMOS.glob("*.py")}
+    argv = ["--only", "stationary_points", "backprop", "gradient", "--img", str(tmp_path)]
+    assert module.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = sorted(str(f.relative_to(tmp_path)) for f in written(lines))
+    assert names == [
+        "backprop/graph.svg",
+        "backprop/neuron.svg",
+        "gradient/descent_2d.png",
+        "stationary_points/derivative.png",
+    ]
+    graph = (tmp_path / "backprop" / "graph.svg").read_text()
+    assert "grad 6.0000" in graph and "grad &#45;4.0000" in graph  # dL/da and dL/db
