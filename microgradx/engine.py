@@ -133,7 +133,8 @@ class Value:
         With ``create_graph=True`` the gradients are Values that can be differentiated
         again (note: this stores graph references in ``.grad``, as in PyTorch).
         """
-        _backpropagate(self, gradient, create_graph, accumulate=True)
+        with _pass_lock:
+            _backpropagate(self, gradient, create_graph, accumulate=True)
 
     if TYPE_CHECKING:  # generated from microgradx.ops; declared here for type checkers
 
@@ -303,6 +304,9 @@ def is_grad_enabled() -> bool:
 # -- the backward pass --------------------------------------------------------------------
 
 _passes = itertools.count(1)
+# a pass keeps its marks and adjoints on the nodes, so passes over shared nodes (a model's
+# parameters used from several threads) take turns
+_pass_lock = threading.RLock()
 
 
 def _reverse_topological(root: Value) -> tuple[list[Value], int]:
@@ -411,10 +415,17 @@ def grad(
         raise TypeError(f"grad(): output must be a Value, got {type(output).__name__}")
     if not output.requires_grad:
         raise RuntimeError("grad(): output has no graph (made under no_grad() or from numbers)")
-    _, mark, adjoints = _backpropagate(output, 1.0, create_graph, accumulate=False)
+    with _pass_lock:
+        _, mark, adjoints = _backpropagate(output, 1.0, create_graph, accumulate=False)
+        found = [
+            None
+            if x._mark < mark or x._mark == NO_GRAD
+            else (x._adj if adjoints is None else adjoints.get(x, 0.0))
+            for x in xs
+        ]
     result: list[Value] = []
-    for i, x in enumerate(xs):
-        if x._mark < mark or x._mark == NO_GRAD:
+    for i, (x, g) in enumerate(zip(xs, found, strict=True)):
+        if g is None:
             if not allow_unused:
                 raise ValueError(
                     f"grad(): inputs[{i}] ({x!r}) does not affect the output; "
@@ -422,7 +433,6 @@ def grad(
                 )
             result.append(Value(0.0))
         else:
-            g = x._adj if adjoints is None else adjoints.get(x, 0.0)
             result.append(g if isinstance(g, Value) else Value(g))
     return result
 

@@ -406,6 +406,45 @@ def test_no_grad_is_per_asyncio_task():
     assert asyncio.run(main()) == [False, True]
 
 
+@pytest.fixture
+def frequent_thread_switches() -> Iterator[None]:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
+
+
+@pytest.mark.usefixtures("frequent_thread_switches")
+def test_threads_backpropagating_through_shared_parameters():
+    # each pass keeps its marks and adjoints on the nodes: passes in two threads over the
+    # same parameters must not interleave
+    params = [Value(0.01 * i) for i in range(40)]
+
+    def loss() -> Value:
+        total = Value(0.0)
+        for _ in range(15):
+            for p in params:
+                total = total + p * p * 0.5
+        return total
+
+    expected = [g.data for g in grad(loss(), params)]
+    wrong: list[tuple[int, int]] = []
+
+    def work(thread: int) -> None:
+        for k in range(12):
+            if [g.data for g in grad(loss(), params)] != expected:
+                wrong.append((thread, k))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert wrong == []
+
+
 # -- grad() and backward(gradient=...) ------------------------------------------------------
 
 
