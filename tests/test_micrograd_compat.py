@@ -8,7 +8,6 @@ the ``micrograd`` 0.1.0 package itself running the same code.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import random
 import types
@@ -23,6 +22,7 @@ import pytest
 from autograd import grad as agrad
 
 import microgradx
+import microgradx.nn
 from microgradx.engine import Value
 
 
@@ -206,16 +206,23 @@ def test_micrograd_nn_trains_identically_on_both_engines():
     assert params_x == pytest.approx(params_m, rel=1e-12, abs=1e-15)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("microgradx.nn") is None, reason="microgradx.nn is not built yet"
-)
 def test_microgradx_nn_matches_micrograd_nn():
-    import microgradx.nn
-
+    # microgradx.nn draws micrograd's weights from the global `random` (seeded in _train)
     losses_x, params_x = _train(microgradx.nn, steps=8)
     losses_m, params_m = _train(micrograd.nn, steps=8)
     assert losses_x == pytest.approx(losses_m, rel=1e-12)
     assert params_x == pytest.approx(params_m, rel=1e-12, abs=1e-15)
+
+
+def test_microgradx_nn_has_micrograds_classes_and_shapes():
+    def build(nn: Any) -> tuple[Any, ...]:
+        random.seed(7)
+        neuron, layer, mlp = nn.Neuron(3, nonlin=False), nn.Layer(3, 2), nn.MLP(3, [4, 4, 1])
+        return repr(neuron), repr(layer), repr(mlp), [p.data for p in mlp.parameters()]
+
+    assert build(microgradx.nn) == build(micrograd.nn)
+    out = microgradx.nn.Layer(3, 2)([1.0, 2.0, 3.0])
+    assert isinstance(out, list) and len(out) == 2  # a layer of several neurons gives a list
 
 
 # -- micrograd-style code that only uses Value ---------------------------------------------
