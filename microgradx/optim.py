@@ -62,8 +62,10 @@ def _flag(x: object, name: str) -> bool:
 
 def _fma_exact(a: float, b: float, c: float) -> float:
     """``a * b + c`` with a single rounding, in exact integer arithmetic."""
-    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
+    if not (math.isfinite(a) and math.isfinite(b)):
         return a * b + c
+    if not math.isfinite(c):  # the exact product is finite, whatever a * b rounds to
+        return c
     na, da = a.as_integer_ratio()
     nb, db = b.as_integer_ratio()
     nc, dc = c.as_integer_ratio()
