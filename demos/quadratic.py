@@ -99,21 +99,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    written = draw(path, out)
+    written = draw(path, visited, f.calls, out)
     for p in written:
         print(f"wrote {p}")
     return 0
 
 
-def draw(path: DescentPath, out: Path) -> list[Path]:
-    """The descent steps on the curve f(w) = w**2, and the loss at each step."""
+def draw(path: DescentPath, visited: list[float], calls: int, out: Path) -> list[Path]:
+    """The descent steps on the curve f(w) = w**2, the loss at each step, and the nudges."""
+    import matplotlib.pyplot as plt
+
     from microgradx.plot import plot_descent, plot_loss
 
     plot_descent(
         lambda w: w**2, path.xs[0], lrs=[path.lr], steps=path.steps, path=out / "descent.png"
     )
     plot_loss(path.losses, log=True, title="f(w) = w**2 along the descent", path=out / "loss.png")
-    return [out / "descent.png", out / "loss.png"]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    lo, hi = min(visited) - 0.5, max(-min(visited), max(visited)) + 0.5
+    grid = [lo + (hi - lo) * i / 200 for i in range(201)]
+    ax.plot(grid, [w * w for w in grid], color="0.3")
+    ax.plot(visited, [w * w for w in visited], "o", color="tab:orange", ms=3)
+    for name, w in (("A", visited[0]), ("C", visited[-1])):
+        ax.annotate(name, (w, w * w), textcoords="offset points", xytext=(-4, 8), fontsize=11)
+    ax.set(
+        xlabel="w",
+        ylabel="f(w) = w**2",
+        title=f"nudging w by 0.1 from A to C: {len(visited) - 1} moves, {calls} evaluations",
+    )
+    fig.tight_layout()
+    fig.savefig(out / "nudge.png", dpi=100)
+    plt.close(fig)
+    return [out / "descent.png", out / "loss.png", out / "nudge.png"]
 
 
 if __name__ == "__main__":

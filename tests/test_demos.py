@@ -85,7 +85,7 @@ def test_quadratic(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert lines[3].split() == ["2", "-3.2400", "-7.2000", "0.3600"]
     assert "slopes of 20 weights by nudging each: 21 evaluations of the loss" in lines
     assert any(line.startswith("nudging w by 0.1 from -4: stopped at w = 0.0000") for line in lines)
-    assert [f.name for f in written(lines)] == ["descent.png", "loss.png"]
+    assert [f.name for f in written(lines)] == ["descent.png", "loss.png", "nudge.png"]
 
 
 def test_stationary_points(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
