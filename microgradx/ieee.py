@@ -29,7 +29,24 @@ def _is_odd_integer(y: float) -> bool:
 
 
 def pow(x: float, y: float) -> float:
-    """``x ** y`` as C's ``pow``: ``0 ** -1 = inf``, ``(-8) ** (1/3) = nan``, never complex."""
+    """``x ** y`` as PyTorch computes it, with IEEE results (``(-8) ** (1/3) = nan``).
+
+    Like PyTorch, ``y = 2`` and ``3`` multiply, ``0.5``, ``-0.5``, ``-1`` and ``-2`` use
+    ``sqrt`` and division (each can differ from C's ``pow`` in the last bit); other
+    exponents use C's ``pow``, with ``0 ** -1 = inf`` and never a complex number.
+    """
+    if y == 2.0:
+        return x * x
+    if y == 3.0:
+        return x * x * x
+    if y == -1.0:
+        return div(1.0, x)
+    if y == 0.5:
+        return sqrt(x)
+    if y == -0.5:
+        return div(1.0, sqrt(x))
+    if y == -2.0:
+        return div(1.0, x * x)
     try:
         return math.pow(x, y)
     except ValueError:

@@ -363,6 +363,39 @@ def test_div_denominator_gradient_follows_pytorch_formula():
         assert gb == -((a0 / b0) / b0)
 
 
+# PyTorch computes x ** k for these k by multiplication, sqrt or division, not by pow();
+# at each x here C's pow() gives a different last bit
+PYTORCH_POWERS = [
+    (2.0, 7.964, lambda x: x * x, lambda x: 2.0 * x),
+    (3.0, 48.335, lambda x: x * x * x, lambda x: 3.0 * (x * x)),
+    (-2.0, 90.613, lambda x: 1.0 / (x * x), lambda x: -2.0 * (x**-3)),
+    (0.5, 53.593, math.sqrt, lambda x: 0.5 * (1.0 / math.sqrt(x))),
+    (-0.5, 43.243, lambda x: 1.0 / math.sqrt(x), lambda x: -0.5 * math.pow(x, -1.5)),
+    (-1.0, 66.939, lambda x: 1.0 / x, lambda x: -1.0 * (1.0 / (x * x))),
+]
+
+
+@pytest.mark.parametrize(("k", "x0", "value", "deriv"), PYTORCH_POWERS)
+def test_pow_by_a_number_computes_as_pytorch(
+    k: float, x0: float, value: Callable[[float], float], deriv: Callable[[float], float]
+):
+    assert math.pow(x0, k) != value(x0)  # the point tells the two ways apart
+    y, g = unary(lambda x: x**k, x0)
+    assert y == value(x0)
+    assert g == deriv(x0)
+
+
+def test_pow_specialisations_keep_ieee_results():
+    assert unary(lambda x: x**-1, -0.0) == (-inf, -inf)
+    assert unary(lambda x: x**-2, 0.0) == (inf, -inf)
+    y, g = unary(lambda x: x**-0.5, -4.0)
+    assert math.isnan(y) and math.isnan(g)
+    assert unary(lambda x: x**-0.5, 0.0) == (inf, -inf)
+    assert unary(lambda x: x**3, 1e200) == (inf, inf)
+    y, _ = unary(lambda x: x**0.5, -1.0)
+    assert math.isnan(y)
+
+
 def test_pow_zero_exponent_gradient_is_zero_even_for_infinite_upstream():
     # PyTorch masks the base's gradient to 0 where the exponent is 0, whatever arrives
     for exponent in (0, Value(0.0)):
