@@ -210,6 +210,30 @@ def test_dropped_training_graph_leaves_nothing_for_the_cycle_collector():
 
 
 @pytest.mark.usefixtures("gc_disabled")
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_mlp_training_steps_leave_nothing_for_the_cycle_collector(optimizer: str):
+    from microgradx import nn, optim
+
+    model = nn.MLP(2, [6, 6, 1], seed=0)
+    opt = getattr(optim, optimizer)(model.parameters(), lr=0.05)
+    data = [([0.5, -1.0], 1.0), ([-0.3, 0.8], -1.0), ([1.2, 0.1], 1.0)]
+
+    def step() -> float:
+        loss = sum((1 + -y * model(x)).relu() for x, y in data) * (1 / len(data))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.data
+
+    step()  # the optimizer creates its state on the first step
+    before = _count_values()
+    losses = [step() for _ in range(3)]
+    assert _count_values() == before
+    assert gc.collect() == 0
+    assert losses[-1] != losses[0]
+
+
+@pytest.mark.usefixtures("gc_disabled")
 def test_grad_with_create_graph_leaves_no_cycles():
     def derivative_graph() -> float:
         x = Value(1.5)
