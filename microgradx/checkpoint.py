@@ -1,6 +1,6 @@
 """Checkpoints: :func:`save` writes a state dict as readable JSON, :func:`load` reads it back.
 
-The file is a JSON object with a format marker and version around the data::
+The file is a JSON object with a format marker and version around the data:
 
     {
       "format": "microgradx-checkpoint",

@@ -1,12 +1,12 @@
 """Loss functions on Values: each builds its result from Value ops, so ``backward()`` works.
 
-================================  ===========================================================
-``mse(pred, target)``             mean squared error (PyTorch's ``MSELoss``)
-``hinge(scores, labels)``         max-margin loss of micrograd's demo, labels -1 / +1
-``binary_cross_entropy_with_logits``  sigmoid + binary cross-entropy in one stable step
-``cross_entropy(logits, target)``     softmax + negative log-likelihood (log-sum-exp)
-``l2_penalty(params, alpha)``     ``alpha * sum(p * p)``, micrograd's regulariser
-================================  ===========================================================
+- ``mse(pred, target)``: mean squared error (PyTorch's ``MSELoss``);
+- ``hinge(scores, labels)``: the max-margin loss of micrograd's demo, labels -1 / +1;
+- ``binary_cross_entropy_with_logits(logits, targets)``: sigmoid and binary cross-entropy
+  in one numerically stable step;
+- ``cross_entropy(logits, target)``: softmax and negative log-likelihood (log-sum-exp);
+- ``l2_penalty(params, alpha)``: ``alpha * sum(p * p)``, micrograd's regulariser;
+- ``softmax`` and ``log_softmax`` of one row of logits.
 
 Predictions may be Values or plain numbers; targets are numbers (or Values). With
 ``reduction="mean"`` (the default) a loss is averaged over the examples, with ``"sum"``

@@ -319,7 +319,7 @@ def _check_lr(lr: object) -> float:
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with momentum, as ``torch.optim.SGD``.
 
-    For each parameter ``p`` with gradient ``g`` (negated first if ``maximize``)::
+    For each parameter ``p`` with gradient ``g`` (negated first if ``maximize``):
 
         g = g + weight_decay * p                       # if weight_decay
         buf = g  (first step)  or  buf = momentum * buf + (1 - dampening) * g
@@ -405,7 +405,7 @@ class Adam(Optimizer):
     """Adam, as ``torch.optim.Adam`` (bias-corrected; optional AMSGrad and L2 weight decay).
 
     For each parameter ``p`` with gradient ``g`` (negated first if ``maximize``), at step
-    ``t = 1, 2, ...``::
+    ``t = 1, 2, ...``:
 
         g = g + weight_decay * p                     # if weight_decay (L2, not AdamW)
         m = m + (1 - beta1) * (g - m)                # = beta1 * m + (1 - beta1) * g

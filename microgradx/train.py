@@ -10,9 +10,9 @@ steps of gradient descent with learning rate ``1.0 - 0.9 * k / 100`` at step ``k
 With the default seed it reaches 100% training accuracy:
 
 >>> from microgradx.train import train_moons
->>> run = train_moons(steps=3)
->>> len(run.history.loss), run.history.lr
-(3, [1.0, 0.991, 0.982])
+>>> run = train_moons(n=20, steps=3)  # a short run: the schedule spans the given steps
+>>> len(run.history.loss), [round(lr, 2) for lr in run.history.lr]
+(3, [1.0, 0.7, 0.4])
 """
 
 from __future__ import annotations
