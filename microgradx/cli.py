@@ -135,7 +135,8 @@ def _draw(args: argparse.Namespace) -> list[str]:
     expression = parse(args.expression)
     xs = _bind(expression, _parse_at(args.at))
     out = expression.evaluate(xs)
-    out.label = args.name
+    if out not in xs.values():  # the output is a new node (not just one of the variables)
+        out.label = args.name
     if out.requires_grad:
         out.backward()
     path = Path(args.output)
@@ -145,7 +146,7 @@ def _draw(args: argparse.Namespace) -> list[str]:
         written = render(diagram, path, format=fmt)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    return [f"{args.name} = {_number(out.data)}; wrote {written}"]
+    return [f"{out.label or args.name} = {_number(out.data)}; wrote {written}"]
 
 
 def build_parser() -> argparse.ArgumentParser:

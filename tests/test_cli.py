@@ -198,3 +198,11 @@ def test_a_derivative_graph_too_large_is_refused(
     assert "ask for a lower --order" in err and err.count("\n") == 1
     code, out, _ = run(capsys, "diff", "tanh(exp(x) * sin(x))", "--at", "x=1", "--order", "1")
     assert code == 0
+
+
+def test_draw_a_lone_variable_keeps_its_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "draw", "x", "--at", "x=3", "-o", str(tmp_path / "x.svg"))
+    assert code == 0 and out.startswith("x = 3; wrote ")
+    assert ">x<" in (tmp_path / "x.svg").read_text()
