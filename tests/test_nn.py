@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
 import gc
+import importlib
 import math
 import random
 
@@ -228,3 +230,11 @@ def test_forward_leaves_no_reference_cycles() -> None:
         assert gc.collect() == 0  # everything was freed by reference counting alone
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("name", ["nn", "losses", "optim", "data", "checkpoint", "train"])
+def test_docstring_examples_run(name: str) -> None:
+    module = importlib.import_module(f"microgradx.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
