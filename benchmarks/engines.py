@@ -179,6 +179,8 @@ def torch_step(xs: list[list[float]], y: list[int]) -> Step:
     """The step as whole-batch float64 tensors with PyTorch autograd."""
     import torch
 
+    # one thread: these tensors are tiny, and waiting threads only add noise on a busy machine
+    torch.set_num_threads(1)
     params = [t.requires_grad_() for t in _matrices(lambda a: torch.tensor(a, dtype=torch.float64))]
     xt = torch.tensor(xs, dtype=torch.float64)
     yt = torch.tensor(y, dtype=torch.float64)

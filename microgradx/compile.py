@@ -33,6 +33,7 @@ What the trace cannot see:
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextvars
 import inspect
@@ -179,12 +180,10 @@ _HOLE = re.compile(r"\b_t(x|y|g|out)_\b")
 _templates: dict[tuple[int, int, str], tuple[ops.Primitive, str]] = {}
 
 
-def _emit(p: ops.Primitive, which: int, mode: lang.Mode, env: dict[str, str]) -> str:
-    """Rule ``which`` of ``p`` (-1: the forward expression) as source, inputs from ``env``.
+def _template(p: ops.Primitive, which: int, mode: lang.Mode) -> str:
+    """Rule ``which`` of ``p`` (-1: the forward expression) with holes ``_tx_``, ``_tg_``, ...
 
-    :func:`lang.emit` runs once per rule and mode; each use fills in the variable names.
-    Every name in ``env`` is an atom (a variable or a parenthesised literal), so filling
-    in cannot change the meaning.
+    :func:`lang.emit` runs once per rule and mode; :func:`_emit` fills in the names.
     """
     key = (id(p), which, mode)
     cached = _templates.get(key)  # holds p itself, so its id cannot be reused
@@ -194,7 +193,16 @@ def _emit(p: ops.Primitive, which: int, mode: lang.Mode, env: dict[str, str]) ->
         holes = {name: f"_t{name}_" for name in ("x", "y", "g", "out")}
         namer = _generate._library(mode) if which < 0 else _generate._function_names(mode)
         cached = _templates[key] = (p, lang.emit(tree, mode, holes, namer))
-    template = cached[1]
+    return cached[1]
+
+
+def _emit(p: ops.Primitive, which: int, mode: lang.Mode, env: dict[str, str]) -> str:
+    """Rule ``which`` of ``p`` (-1: the forward expression) as source, inputs from ``env``.
+
+    Every value in ``env`` is an atom (a name, a parenthesised literal or expression), so
+    filling it in cannot change the meaning.
+    """
+    template = _template(p, which, mode)
     return _HOLE.sub(lambda m: env[m.group(1)], template)
 
 
@@ -245,19 +253,50 @@ class _Tape:
     def name(self, v: Any) -> str:
         return self.names[id(v)] if isinstance(v, Value) else _literal(float(v))
 
-    def forward_lines(self, mode: lang.Mode) -> list[str]:
-        lines = []
+    def keep(self, needed: set[int]) -> set[int]:
+        """Ops whose value gets a variable of its own.
+
+        The others are written into the expression of their one user (``v3 = p0 * a0 + p1``
+        rather than two lines): an op used once, whose value no derivative rule reads.
+        """
+        keep = {id(self.output)}
+        keep.update(id(x) for _, a, b, _ in self.guards for x in (a, b) if isinstance(x, Value))
+        uses: dict[int, int] = {}
         for v in self.ops:
             p = ops.REGISTRY[v._code - 1]
-            env = {"x": self.name(v._a)}
-            if v._b is not None:
-                env["y"] = self.name(v._b)
+            template = _template(p, -1, "fast") if p.forward_tree is not None else "_tx_ _ty_"
+            for var, child in zip(("x", "y")[: p.arity], (v._a, v._b)[: p.arity], strict=True):
+                uses[id(child)] = uses.get(id(child), 0) + template.count(f"_t{var}_")
+            if id(v) not in needed:
+                continue
+            for which, child in enumerate((v._a, v._b)[: p.arity]):
+                if id(child) in needed:
+                    read = lang.names_used(p.vjp_trees[which])
+                    keep.update(id(c) for var, c in (("x", v._a), ("y", v._b), ("out", v))
+                                if var in read)  # fmt: skip
+        keep.update(key for key, n in uses.items() if n != 1)
+        return keep
+
+    def forward_lines(self, mode: lang.Mode, keep: set[int]) -> list[str]:
+        lines = []
+        inline: dict[int, tuple[str, int]] = {}  # expression of an op not yet written, its size
+        for v in self.ops:
+            p = ops.REGISTRY[v._code - 1]
+            env, size = {}, 1
+            for var, child in zip(("x", "y")[: p.arity], (v._a, v._b)[: p.arity], strict=True):
+                if id(child) in inline:
+                    text, n = inline.pop(id(child))
+                    env[var], size = f"({text})", size + n
+                else:
+                    env[var] = self.name(child)
             if p.forward_tree is None:
-                call = f"_p{mode[0]}_{p.name}({', '.join(env.values())})"
-                lines.append(f"{self.names[id(v)]} = float({call})")
+                text = f"float(_p{mode[0]}_{p.name}({', '.join(env.values())}))"
             else:
-                expr = _emit(p, -1, mode, env)
-                lines.append(f"{self.names[id(v)]} = {expr}")
+                text = _emit(p, -1, mode, env)
+            if id(v) in keep or size >= _MAX_OPS:
+                lines.append(f"{self.names[id(v)]} = {_tidy(text)}")
+            else:
+                inline[id(v)] = (text, size)
         return lines
 
     def guard_lines(self, on_failure: list[str]) -> list[str]:
@@ -286,17 +325,22 @@ class _Tape:
     def backward_lines(
         self, mode: lang.Mode, seed: str, needed: set[int], accumulators: set[str]
     ) -> list[str]:
-        """Adjoint code, last op first. ``accumulators`` are variables summed into (``+=``)."""
+        """Adjoint code, last op first. ``accumulators`` are variables summed into (``+=``).
+
+        The contributions to an op's adjoint are collected and written as one sum when the
+        op is reached (all of its users come before it), in the order the eager engine adds
+        them.
+        """
         lines: list[str] = []
-        adjoint: dict[int, str] = {}
         out_key = id(self.output)
         if out_key not in needed:
             return lines
-        adjoint[out_key] = seed
+        pending: dict[int, list[str]] = {out_key: [seed]}
         for v in reversed(self.ops):
-            g = adjoint.get(id(v))
-            if g is None:
+            terms = pending.pop(id(v), None)
+            if terms is None:
                 continue
+            g = _adjoint("d" + self.names[id(v)], terms, lines)
             p = ops.REGISTRY[v._code - 1]
             env = {"g": g, "x": self.name(v._a), "out": self.names[id(v)]}
             if v._b is not None:
@@ -307,21 +351,35 @@ class _Tape:
                     continue
                 term = _emit(p, which, mode, env)
                 own = "d" + self.names[key]
-                current = adjoint.get(key)
                 if own in accumulators:
-                    lines.append(f"{own} += {term}")
-                    adjoint[key] = own
-                elif current is None and term.isidentifier():
-                    adjoint[key] = term  # the rule is just `g`: share the name, no code
-                elif current is None:
-                    lines.append(f"{own} = {term}")
-                    adjoint[key] = own
-                elif current == own:
-                    lines.append(f"{own} += {term}")
+                    lines.append(f"{own} += {_tidy(term)}")
                 else:
-                    lines.append(f"{own} = {current} + {term}")
-                    adjoint[key] = own
+                    pending.setdefault(key, []).append(term)
         return lines
+
+
+_MAX_OPS = 40  # operations per generated statement: deeper expressions strain the compiler
+
+
+def _tidy(expression: str) -> str:
+    """The expression with only the parentheses it needs."""
+    return ast.unparse(ast.parse(expression, mode="eval"))
+
+
+def _is_atom(expression: str) -> bool:
+    return isinstance(ast.parse(expression, mode="eval").body, (ast.Name, ast.Constant))
+
+
+def _adjoint(name: str, terms: list[str], lines: list[str]) -> str:
+    """Write ``name = t1 + t2 + ...`` (unless one plain name or number suffices); return it."""
+    if len(terms) == 1 and _is_atom(terms[0]):
+        return terms[0]  # e.g. the rule of add is just `g`: share the name, write nothing
+    for i in range(0, len(terms), _MAX_OPS):
+        chunk = [f"({t})" for t in terms[i : i + _MAX_OPS]]
+        if i:
+            chunk.insert(0, name)
+        lines.append(f"{name} = {_tidy(' + '.join(chunk))}")
+    return name
 
 
 def _indent(lines: list[str], depth: int) -> str:
@@ -341,7 +399,8 @@ def _target(structure: Any, names: Iterator[str]) -> str:
     """The unpacking target for one example, e.g. ``((a0, a1), a2)``."""
     if structure is None:
         return next(names)
-    return "(" + "".join(f"{_target(s, names)}, " for s in structure).rstrip(" ") + ")"
+    parts = [_target(s, names) for s in structure]
+    return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
 
 
 def _functions(tape: _Tape, structure: Any, title: str, mode: lang.Mode) -> str:
@@ -350,9 +409,9 @@ def _functions(tape: _Tape, structure: Any, title: str, mode: lang.Mode) -> str:
     params = [f"p{i}" for i in range(len(tape.params))]
     args = [f"a{i}" for i in range(tape.n_args)]
     out = tape.name(tape.output)
-    forward = tape.forward_lines(mode)
     head = [s for s in (_unpack(params, "p"), _unpack(args, "a")) if s]
 
+    forward = tape.forward_lines(mode, tape.keep(set()))
     value = [
         f"def value{suffix}(p, a):",
         f'    """{title}: the value at one example."""',
@@ -365,9 +424,10 @@ def _functions(tape: _Tape, structure: Any, title: str, mode: lang.Mode) -> str:
     needed = tape.needs_grad(("param", "arg"))
     grads = [f"{d} = 0.0" for d in dp + da]
     backward = tape.backward_lines(mode, "1.0", needed, set(dp + da))
+    forward = tape.forward_lines(mode, tape.keep(needed))
     one = [
         f"def value_and_grad{suffix}(p, a):",
-        f'    """{title}: value and gradients (parameters, inputs) at one example."""',
+        f'    """{title}: the value and the gradients at one example."""',
         _indent(head + forward + tape.guard_lines(["raise _BranchChanged"]), 1),
         "    # backward: d(output)/d(each variable), last operation first",
         _indent(grads + backward, 1),
@@ -376,10 +436,11 @@ def _functions(tape: _Tape, structure: Any, title: str, mode: lang.Mode) -> str:
 
     needed = tape.needs_grad(("param",))
     backward = tape.backward_lines(mode, "weight", needed, set(dp))
+    forward = tape.forward_lines(mode, tape.keep(needed))
     loop_head = f"for i, {_target(structure, iter(args))} in enumerate(zip(*columns)):"
     batch = [
         f"def backward_batch{suffix}(p, columns, weight):",
-        f'    """{title}: the sum over a batch and weight * the gradient of that sum."""',
+        f'    """{title}: the sum over a batch, and weight * its gradient."""',
         _indent([_unpack(params, "p")] if params else [], 1),
         _indent([f"{d} = 0.0" for d in dp] + ["total = 0.0", "failed = []", loop_head], 1),
         _indent(forward + tape.guard_lines(["failed.append(i)", "continue"]), 2),
@@ -387,7 +448,31 @@ def _functions(tape: _Tape, structure: Any, title: str, mode: lang.Mode) -> str:
         _indent(backward, 2),
         f"    return total, [{', '.join(dp)}], failed",
     ]
-    return "\n\n\n".join("\n".join(s for s in f if s) for f in (value, one, batch))
+    return "\n\n\n".join(_busiest_first(f) for f in (value, one, batch))
+
+
+_VARIABLE = re.compile(r"\b(?:[pav]|d[pav])\d+\b")
+_FAST_SLOTS = 250  # CPython reaches its first 256 local variables with one-byte indices
+
+
+def _busiest_first(function: list[str]) -> str:
+    """The function's source; with many variables, the busiest are named first.
+
+    CPython numbers a function's local variables in order of first appearance, and those
+    past the 256th take an extra instruction on every use. In a long generated function
+    (an MLP has a few hundred parameters) a first line naming the variables used most
+    gives them the small numbers.
+    """
+    lines = [line for line in function if line]
+    body = "\n".join(lines[2:])
+    counts: dict[str, int] = {}
+    for name in _VARIABLE.findall(body):
+        counts[name] = counts.get(name, 0) + 1
+    if len(counts) > _FAST_SLOTS:
+        busiest = sorted(counts, key=lambda n: -counts[n])[:_FAST_SLOTS]
+        lines.insert(2, "    # the most used variables first: Python gives them the fastest slots")
+        lines.insert(3, f"    {' = '.join(busiest)} = 0.0")
+    return "\n".join(lines)
 
 
 # -- the compiled function ----------------------------------------------------------------
