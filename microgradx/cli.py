@@ -155,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="microgradx",
         description="Differentiate an arithmetic expression, or draw its computation graph.",
         epilog="Expressions use numbers, variables, + - * / **, unary minus and the functions "
-        "exp log sqrt tanh sigmoid relu sin cos abs.",
+        "exp log sqrt tanh sigmoid relu sin cos abs. An expression that starts with '-' "
+        'and has no space needs one in front: " -x**2".',
     )
     sub = parser.add_subparsers(dest="command", required=True)
     at_help = "values of the variables, e.g. x=1,y=2 (may be repeated)"

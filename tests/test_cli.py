@@ -206,3 +206,10 @@ def test_draw_a_lone_variable_keeps_its_name(
     code, out, _ = run(capsys, "draw", "x", "--at", "x=3", "-o", str(tmp_path / "x.svg"))
     assert code == 0 and out.startswith("x = 3; wrote ")
     assert ">x<" in (tmp_path / "x.svg").read_text()
+
+
+def test_an_expression_starting_with_minus(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "diff", " -x**2", "--at", "x=2")
+    assert code == 0 and out.splitlines()[1:] == ["f = -4", "f' = -4"]
+    code, out, _ = run(capsys, "diff", "-x**2 + 1", "--at", "x=-2")
+    assert code == 0 and out.splitlines()[1:] == ["f = -3", "f' = 4"]
