@@ -109,22 +109,45 @@ def worker_chain(engine: str, n: int) -> dict[str, Any]:
         sys.setrecursionlimit(limit)
     value_class = engines.value_class(engine)
     gc.disable()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _resident_kib()
     start = time.perf_counter()
     x, w, y = engines.chain(value_class, n)
     built = time.perf_counter()
     y.backward()
     done = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+    peak = _peak_resident_kib() - base
     return {
         "build_s": built - start,
         "backward_s": done - built,
         "total_s": done - start,
-        "peak_mb": peak / 1024,  # ru_maxrss is in KiB on Linux
+        "peak_mb": peak / 1024,  # KiB to MiB
         "recursion_limit": sys.getrecursionlimit(),
         "x_grad": x.grad,
         "w_grad": w.grad,
     }
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _resident_kib() -> int:
+    """The process's resident memory now (Linux), else its peak so far."""
+    now = _status_kib("VmRSS")
+    return now if now is not None else _peak_resident_kib()
+
+
+def _peak_resident_kib() -> int:
+    # VmHWM starts afresh in each process; ru_maxrss can carry the parent's peak over
+    peak = _status_kib("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def run_worker(task: dict[str, Any]) -> dict[str, Any]:
