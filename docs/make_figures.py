@@ -1,9 +1,10 @@
 """Make every figure of the docs from the demos' own code: `python docs/make_figures.py`.
 
 Each demo runs with its default settings and writes its pictures into docs/img/<demo>/;
-a few figures that belong to no single demo (the computation graphs of the backpropagation
-page, the gradient on a contour map) are drawn here with the same library calls. Run it
-from anywhere; commit the results. `--only moons quadratic` remakes just those.
+the figures that belong to no single demo (the computation graphs of the backpropagation
+page, the gradient on a contour map, and those of the how-to pages, which land directly in
+docs/img/) are drawn here with the same library calls the pages show. Run it from
+anywhere; commit the results. `--only moons quadratic` remakes just those.
 """
 
 from __future__ import annotations
@@ -74,16 +75,67 @@ def gradient_figures(out: Path) -> list[Path]:
     return [out / "descent_2d.png"]
 
 
+def howto_figures(out: Path) -> list[Path]:
+    """The figures of the how-to pages, from the same calls the pages show."""
+    from microgradx import Value
+    from microgradx.plot import plot_derivative, plot_descent, plot_descent_2d
+    from microgradx.viz import draw_dot, render
+
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c, f = Value(10.0, label="c"), Value(-2.0, label="f")
+    e = a * b
+    e.label = "e"
+    d = e + c
+    d.label = "d"
+    loss = d * f
+    loss.label = "L"
+    loss.backward()
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    bias = Value(6.8813735870195432, label="b")
+    x1w1 = x1 * w1
+    x1w1.label = "x1*w1"
+    x2w2 = x2 * w2
+    x2w2.label = "x2*w2"
+    s = x1w1 + x2w2
+    s.label = "x1*w1 + x2*w2"
+    n = s + bias
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    o.backward()
+    written = [
+        render(draw_dot(loss), out / "graph_expression.svg"),
+        render(draw_dot(loss), out / "graph_expression.png"),
+        render(draw_dot(o), out / "graph_neuron.svg"),
+        render(draw_dot(o), out / "graph_neuron.png"),
+    ]
+    plot_derivative(
+        lambda x: x**3 / 3 - x, xlim=(-3, 3), points=[-1.5, 0.0, 1.0, 2.0],
+        path=out / "plot_derivative.png",
+    )  # fmt: skip
+    plot_descent(
+        lambda w: (w - 3) ** 2, start=-1.0, lrs=(0.1, 1.05), steps=20,
+        path=out / "plot_descent_1d.png",
+    )  # fmt: skip
+    plot_descent_2d(
+        lambda x, y: x**2 + 10 * y**2, start=(-4.0, 1.5), lrs=(0.09, 0.105), steps=30,
+        path=out / "plot_descent_2d.png",
+    )  # fmt: skip
+    names = ["plot_derivative.png", "plot_descent_1d.png", "plot_descent_2d.png"]
+    return written + [out / name for name in names]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demos and the extra figures; print each file written."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", nargs="+", help="remake only these demos / 'backprop' / 'gradient'"
+        "--only", nargs="+", help="remake only these demos / 'backprop' / 'gradient' / 'howto'"
     )
     parser.add_argument("--img", default=str(IMG), help="where to write (default docs/img)")
     args = parser.parse_args(argv)
     img = Path(args.img)
-    chosen = set(args.only or [*DEMOS, "backprop", "gradient"])
+    chosen = set(args.only or [*DEMOS, "backprop", "gradient", "howto"])
     for name in DEMOS:
         if name in chosen:
             print(f"== {name}", flush=True)
@@ -93,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             (img / name).mkdir(parents=True, exist_ok=True)
             for p in make(img / name):
                 print(f"wrote {p}")
+    if "howto" in chosen:  # these sit directly in docs/img/
+        img.mkdir(parents=True, exist_ok=True)
+        for p in howto_figures(img):
+            print(f"wrote {p}")
     return 0
 
 

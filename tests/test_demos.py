@@ -186,7 +186,7 @@ def test_make_figures_runs_the_demos_and_draws_the_extra_figures(
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert set(module.DEMOS) <= {p.stem for p in DEMOS.glob("*.py")}
-    argv = ["--only", "stationary_points", "backprop", "gradient", "--img", str(tmp_path)]
+    argv = ["--only", "stationary_points", "backprop", "gradient", "howto", "--img", str(tmp_path)]
     assert module.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
     names = sorted(str(f.relative_to(tmp_path)) for f in written(lines))
@@ -194,6 +194,13 @@ def test_make_figures_runs_the_demos_and_draws_the_extra_figures(
         "backprop/graph.svg",
         "backprop/neuron.svg",
         "gradient/descent_2d.png",
+        "graph_expression.png",
+        "graph_expression.svg",
+        "graph_neuron.png",
+        "graph_neuron.svg",
+        "plot_derivative.png",
+        "plot_descent_1d.png",
+        "plot_descent_2d.png",
         "stationary_points/derivative.png",
     ]
     graph = (tmp_path / "backprop" / "graph.svg").read_text()
