@@ -335,6 +335,8 @@ class _Tape:
         out_key = id(self.output)
         if out_key not in needed:
             return lines
+        if self.kind[out_key] != "op":  # the function returns one of its inputs
+            return [f"d{self.names[out_key]} += {seed}"]
         pending: dict[int, list[str]] = {out_key: [seed]}
         for v in reversed(self.ops):
             terms = pending.pop(id(v), None)

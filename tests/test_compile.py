@@ -164,6 +164,14 @@ def test_single_example_backward_writes_grad_like_eager():
     assert c.params == (a, b)
 
 
+def test_a_function_returning_an_input_or_a_parameter():
+    w = Value(2.0)
+    assert compile(lambda x: x, 1.0).value_and_grad(3.0) == (3.0, [], [1.0])
+    c = compile(lambda x: w, 1.0)
+    assert c.value_and_grad(3.0) == (2.0, [1.0], [0.0])
+    assert c.backward_batch([1.0, 2.0], reduction="sum") == 4.0 and w.grad == 2.0
+
+
 def test_parameters_are_read_live():
     w = Value(2.0)
     c = compile(lambda x: w * x, 1.0)
