@@ -62,13 +62,14 @@ def _flag(x: object, name: str) -> bool:
 
 def _fma_exact(a: float, b: float, c: float) -> float:
     """``a * b + c`` with a single rounding, in exact integer arithmetic."""
-    if not (math.isfinite(a) and math.isfinite(b)):
+    try:
+        na, da = a.as_integer_ratio()
+        nb, db = b.as_integer_ratio()
+        nc, dc = c.as_integer_ratio()
+    except (OverflowError, ValueError):  # an inf or a nan
+        if math.isfinite(a) and math.isfinite(b):
+            return c  # the exact product is finite, whatever a * b would round to
         return a * b + c
-    if not math.isfinite(c):  # the exact product is finite, whatever a * b rounds to
-        return c
-    na, da = a.as_integer_ratio()
-    nb, db = b.as_integer_ratio()
-    nc, dc = c.as_integer_ratio()
     num = na * nb * dc + nc * da * db
     if num == 0:  # the exact result is zero: plain arithmetic gets its sign right
         return a * b + c
