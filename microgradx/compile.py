@@ -4,7 +4,7 @@ The eager engine builds a graph node for every operation and walks it backwards.
 *same* computation runs again and again (the loss of one example, for every example of
 every training step), that work can be done once: :func:`compile` calls the function on
 example arguments, records the graph it builds (the *tape*), and writes Python source that
-computes the forward value and every gradient on plain floats, one line per operation.
+computes the forward value and every gradient on plain floats, in straight lines.
 
 Every line comes from the table of primitives (:mod:`microgradx.ops`): the forward
 expression and the derivative rules are inlined by :func:`microgradx.lang.emit`, exactly as
@@ -495,6 +495,7 @@ class Compiled:
         self.fallbacks = 0
         self._code: dict[str, Any] = {}
         self._tape: _Tape | None = None
+        self.params: tuple[Value, ...] = ()  # known once traced
         if example_args or _takes_no_arguments(fn):
             self._trace(example_args)
 
@@ -513,12 +514,12 @@ class Compiled:
                 f"compile: {self.__name__} must return a Value, got {type(out).__name__}"
             )
         self._tape = _Tape(out, args, guards)
-        self.params: tuple[Value, ...] = tuple(self._tape.params)
+        self.params = tuple(self._tape.params)
         n_ops = len(self._tape.ops)
         self._title = f"{self.__name__} ({n_ops} operations, {len(self.params)} parameters)"
 
     @property
-    def tape(self) -> _Tape:
+    def _traced(self) -> _Tape:
         if self._tape is None:
             raise RuntimeError(
                 f"{self.__name__} has not been traced yet: call it once, or pass example "
@@ -529,7 +530,7 @@ class Compiled:
     def _generated(self, mode: str) -> dict[str, Any]:
         ns = self._code.get(mode)
         if ns is None:
-            source = _functions(self.tape, self._structure, self._title, mode)  # type: ignore[arg-type]
+            source = _functions(self._traced, self._structure, self._title, mode)  # type: ignore[arg-type]
             ns = engine._generated.namespace()
             ns.update(_BranchChanged=_BranchChangedError, _INF=math.inf, _NAN=math.nan)
             exec(builtins.compile(source, f"<compiled {self.__name__}>", "exec"), ns)
