@@ -25,7 +25,7 @@ a ``random.Random`` instance is used (and advanced) as it is.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .engine import Value
@@ -141,21 +141,32 @@ def _listing(kind: str, names: list[str], limit: int = 5) -> str:
     return f"; {kind}: {shown}{more}"
 
 
-def _walk(obj: Any, prefix: str) -> Iterator[tuple[str, Value]]:
-    """Parameters under ``obj``, depth first, in attribute order."""
+def _walk(obj: Any, prefix: str, active: set[int] | None = None) -> Iterator[tuple[str, Value]]:
+    """Parameters under ``obj``, depth first, in attribute order.
+
+    A container already being walked (a module that refers back to its parent, say) is
+    skipped, so cycles among modules end.
+    """
     if isinstance(obj, Value):
         yield prefix, obj
-    elif isinstance(obj, Module):
-        for key, child in vars(obj).items():
-            if not key.startswith("_"):
-                yield from _walk(child, f"{prefix}.{key}" if prefix else key)
-    elif isinstance(obj, (list, tuple)):
-        for i, child in enumerate(obj):
-            yield from _walk(child, f"{prefix}.{i}" if prefix else str(i))
+        return
+    if not isinstance(obj, (Module, list, tuple, dict)):
+        return
+    active = set() if active is None else active
+    if id(obj) in active:
+        return
+    active.add(id(obj))
+    if isinstance(obj, Module):
+        items: Iterable[tuple[Any, Any]] = (
+            (k, v) for k, v in vars(obj).items() if not k.startswith("_")
+        )
     elif isinstance(obj, dict):
-        for key, child in obj.items():
-            if isinstance(key, str):
-                yield from _walk(child, f"{prefix}.{key}" if prefix else key)
+        items = ((k, v) for k, v in obj.items() if isinstance(k, str))
+    else:
+        items = enumerate(obj)
+    for key, child in items:
+        yield from _walk(child, f"{prefix}.{key}" if prefix else str(key), active)
+    active.discard(id(obj))
 
 
 _RELU, _TANH, _SIGMOID, _LINEAR = range(4)
