@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from ..ops import Primitive
     from .strategies import Domain
 
+#: the incoming gradient ``check_op`` also tries (a rule must multiply by ``g``)
+WEIGHT = -2.5
+
 __all__ = ["GradcheckError", "Mismatch", "check_op", "close", "gradcheck", "gradgradcheck"]
 
 
@@ -49,7 +52,8 @@ def check_op(
     Runs Hypothesis: at random points in ``[low, high]`` (per argument), at least
     ``margin`` away from ``kinks`` and inside the op's registered domain (``domains``
     overrides it: one :class:`~microgradx.testing.strategies.Domain` per argument), it
-    calls :func:`gradcheck` (and :func:`gradgradcheck` when ``order=2``) on the op. On a
+    calls :func:`gradcheck` (and :func:`gradgradcheck` when ``order=2``) on the op, and
+    on the op times :data:`WEIGHT` (so a rule must use its incoming gradient ``g``). On a
     failure Hypothesis shrinks the point and :class:`GradcheckError` is raised for the
     simplest failing point it found, which the message names. ``max_examples`` defaults
     to the current Hypothesis profile's. Call it inside a test function::
@@ -84,6 +88,10 @@ def check_op(
     def apply(*xs: Value) -> Value:
         return prim(*xs)
 
+    def weighted(*xs: Value) -> Value:
+        # an incoming gradient other than 1 catches a rule that ignores or misuses g
+        return prim(*xs) * WEIGHT
+
     @settings(
         max_examples=max_examples,
         deadline=None,
@@ -92,14 +100,15 @@ def check_op(
     )
     @given(st.tuples(*points))
     def property_test(point: tuple[float, ...]) -> None:
-        try:
-            gradcheck(apply, point, eps, atol, rtol)
-            if order == 2:
-                gradgradcheck(apply, point, eps, atol, rtol)
-        except GradcheckError as e:
-            at = ", ".join(f"x{i} = {x!r}" for i, x in enumerate(point))
-            raise GradcheckError(
-                f"check_op({prim.name}) failed at {at}\n{e}", e.rows, e.mismatches
-            ) from None
+        at = ", ".join(f"x{i} = {x!r}" for i, x in enumerate(point))
+        for f, what in ((apply, f"{prim.name}(...)"), (weighted, f"{prim.name}(...) * {WEIGHT}")):
+            try:
+                gradcheck(f, point, eps, atol, rtol)
+                if order == 2:
+                    gradgradcheck(f, point, eps, atol, rtol)
+            except GradcheckError as e:
+                raise GradcheckError(
+                    f"check_op({prim.name}) failed for {what} at {at}\n{e}", e.rows, e.mismatches
+                ) from None
 
     property_test()

@@ -62,7 +62,7 @@ def close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
 
 
 def _points(inputs: object, where: str) -> list[float]:
-    if isinstance(inputs, (Value, int, float)) or not isinstance(inputs, Sequence):
+    if isinstance(inputs, (str, bytes, Value, int, float)) or not isinstance(inputs, Sequence):
         raise TypeError(
             f"{where}: inputs must be a sequence of numbers (one per argument of f), "
             f"got {type(inputs).__name__}"

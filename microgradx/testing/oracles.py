@@ -94,7 +94,7 @@ def _autograd_table(anp: Any) -> dict[str, Callable[..., Any]]:
         "log": anp.log,
         "sqrt": anp.sqrt,
         "tanh": anp.tanh,
-        "sigmoid": lambda x: 0.5 * (anp.tanh(0.5 * x) + 1.0),
+        "sigmoid": lambda x: anp.exp(-anp.logaddexp(0.0, -x)),  # no cancellation or overflow
         "sin": anp.sin,
         "cos": anp.cos,
         "abs": anp.abs,
