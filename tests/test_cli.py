@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from microgradx import Value
 from microgradx.cli import main
@@ -213,3 +215,40 @@ def test_an_expression_starting_with_minus(capsys: pytest.CaptureFixture[str]) -
     assert code == 0 and out.splitlines()[1:] == ["f = -4", "f' = -4"]
     code, out, _ = run(capsys, "diff", "-x**2 + 1", "--at", "x=-2")
     assert code == 0 and out.splitlines()[1:] == ["f = -3", "f' = 4"]
+
+
+# -- properties of the parser -------------------------------------------------------------
+
+_leaf = st.one_of(
+    st.sampled_from(["x", "y"]),
+    st.integers(min_value=-9, max_value=9).map(lambda n: f"({n})"),
+    st.floats(min_value=0.5, max_value=4.0).map(lambda f: repr(round(f, 3))),
+)
+_expr = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*"]), inner).map(lambda t: f"({' '.join(t)})"),
+        inner.map(lambda e: f"-{e}"),
+        inner.map(lambda e: f"tanh({e})"),
+    ),
+    max_leaves=12,
+)
+
+
+@given(_expr, st.floats(-2, 2), st.floats(-2, 2))
+def test_parser_agrees_with_python_arithmetic(source: str, x: float, y: float) -> None:
+    expression = parse(source)
+    out = expression.evaluate({"x": x, "y": y} if expression.variables else {})
+    # the oracle: the same text as Python arithmetic on floats (test code, trusted input)
+    expected = eval(source, {"tanh": math.tanh}, {"x": x, "y": y})
+    assert out.data == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@given(st.text(max_size=60))
+def test_any_text_is_parsed_or_refused_cleanly(source: str) -> None:
+    try:
+        expression = parse(source)
+    except ExpressionError as e:
+        assert "\n" not in str(e)
+    else:
+        assert all(v.isidentifier() for v in expression.variables)
