@@ -44,8 +44,8 @@ import json
 import math
 import numbers
 import os
+import secrets
 import struct
-import tempfile
 from typing import Any
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "load", "save"]
@@ -132,10 +132,13 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     document = {"format": FORMAT, "version": VERSION, "data": _encode(obj, "obj", set())}
     text = json.dumps(document, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
     target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    folder, name = os.path.split(os.path.abspath(target))
+    # a new file of our own next to the target ("x": never an existing one); unlike
+    # tempfile.mkstemp it gets the usual permissions (umask), as a plain open() would
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+    f = open(tmp, "x", encoding="utf-8")  # noqa: SIM115 - closed in the try below
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

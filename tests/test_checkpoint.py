@@ -269,6 +269,14 @@ def test_interrupted_write_keeps_the_old_file(tmp_path: Path, monkeypatch: Any) 
     assert load(path) == {"version": "new"}
 
 
+def test_saved_file_gets_the_usual_permissions(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    path = tmp_path / "m.json"
+    save({}, path)
+    assert path.stat().st_mode == plain.stat().st_mode
+
+
 def test_missing_file() -> None:
     with pytest.raises(FileNotFoundError):
         load("/nonexistent/dir/model.json")
