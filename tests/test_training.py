@@ -75,6 +75,41 @@ def test_training_loop_matches_micrograd() -> None:
     assert got == pytest.approx(expected, rel=1e-12)
 
 
+def test_micrograd_readme_demo_verbatim() -> None:
+    # the demo of micrograd's README / demo.ipynb, with only the import changed; its
+    # notebook prints: step 0 loss 0.8958441028683222, accuracy 50.0%; step 1 loss
+    # 1.7235905336972022, accuracy 81.0%; step 2 loss 0.7429006313851131, accuracy 77.0%
+    import numpy as np
+    from sklearn.datasets import make_moons as sk_make_moons
+
+    np.random.seed(1337)
+    random.seed(1337)
+    x_data, y_data = sk_make_moons(n_samples=100, noise=0.1)
+    y_data = y_data * 2 - 1
+    model = MLP(2, [16, 16, 1])
+    printed = []
+    for k in range(3):
+        inputs = [list(map(Value, xrow)) for xrow in x_data]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y_data, scores, strict=True)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        reg_loss = 1e-4 * sum(p * p for p in model.parameters())
+        total_loss = data_loss + reg_loss
+        accuracy = [(yi > 0) == (s.data > 0) for yi, s in zip(y_data, scores, strict=True)]
+        model.zero_grad()
+        total_loss.backward()
+        learning_rate = 1.0 - 0.9 * k / 100
+        for p in model.parameters():
+            p.data -= learning_rate * p.grad
+        printed.append((total_loss.data, sum(accuracy) / len(accuracy)))
+    assert printed[0] == (0.8958441028683222, 0.5)
+    assert printed == [
+        (pytest.approx(0.8958441028683222, rel=1e-14), 0.5),
+        (pytest.approx(1.7235905336972022, rel=1e-14), 0.81),
+        (pytest.approx(0.7429006313851131, rel=1e-14), 0.77),
+    ]
+
+
 def test_softmax_cross_entropy_on_three_classes() -> None:
     xs, ys = make_blobs(n=150, centers=3, std=0.6, seed=0)
     model = MLP(2, [8, 3], seed=0)
