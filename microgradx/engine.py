@@ -21,11 +21,12 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import ops
 
 F = TypeVar("F", bound=Callable[..., Any])
+_Mode = TypeVar("_Mode", bound="_GradMode")
 
 LEAF = 0  # op code of a node no op made
 NO_GRAD = sys.maxsize  # `_mark` of a node that needs no gradient: never visited
@@ -225,6 +226,11 @@ class _GradMode:
         if not self.enabled:
             with _Switch.lock:
                 _Switch.disabled -= 1
+
+    @overload
+    def __new__(cls: type[_Mode], fn: None = None) -> _Mode: ...
+    @overload
+    def __new__(cls, fn: F) -> F: ...  # type: ignore[misc]  # a decorated function
 
     def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
         # `@no_grad` without parentheses decorates `fn` at once, as in PyTorch
