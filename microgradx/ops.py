@@ -151,6 +151,10 @@ def _register(
     ):
         raise ValueError(f"methods must be a tuple of identifiers (not keywords), got {methods!r}")
     arity = len(vjps)
+    if len(methods) > arity:  # a second name is the reflected form of a two-input op
+        raise ValueError(
+            f"an op with {arity} input(s) takes at most {arity} method name(s), got {methods!r}"
+        )
     inputs = ["x", "y"][:arity]
     if isinstance(forward, str):
         tree: ast.expr | None = lang.parse(forward, inputs, LIBRARY)

@@ -252,6 +252,18 @@ INVALID: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "keyword",
     ),
     (
+        "two method names for a unary op",
+        lambda: defprim(unique("p"), "x", "g", methods=(unique("m"), unique("m"))),
+        ValueError,
+        "at most 1 method",
+    ),
+    (
+        "three method names for a binary op",
+        lambda: defprim(unique("p"), "x + y", "g", "g", methods=("a1", "a2", "a3")),
+        ValueError,
+        "at most 2 method",
+    ),
+    (
         "methods not a tuple",
         lambda: defprim(unique("p"), "x", "g", methods="abc"),  # type: ignore[arg-type]
         ValueError,
