@@ -179,7 +179,13 @@ def worker_main(task: dict[str, Any]) -> None:
 
 def summary(times: list[float]) -> dict[str, Any]:
     ms = [t * 1e3 for t in times]
-    return {"median_ms": statistics.median(ms), "min_ms": min(ms), "max_ms": max(ms), "n": len(ms)}
+    return {
+        "median_ms": statistics.median(ms),
+        "min_ms": min(ms),
+        "max_ms": max(ms),
+        "n": len(ms),
+        "samples_ms": ms,
+    }
 
 
 def measure(setting: dict[str, Any], names: list[str], log: Any) -> dict[str, Any]:
