@@ -292,32 +292,50 @@ def table(results: dict[str, Any]) -> str:
 
 
 def chart(results: dict[str, Any], path: Path) -> None:
-    """A bar chart of each engine's speed-up over micrograd (log scale)."""
+    """Bar charts: each engine's speed-up over micrograd, and its time per step (log scales)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [e for e in results["ratios"] if e != "micrograd"]
-    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+    names = list(results["steps"])
+    modes = (("on", "GC on (default)"), ("off", "GC off"))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), dpi=110)
     width = 0.38
-    for j, (m, label) in enumerate((("on", "GC on (default)"), ("off", "GC off"))):
-        values = [results["ratios"][e][f"gc_{m}"] for e in names]
+    for j, (m, label) in enumerate(modes):
         xs = [i + (j - 0.5) * width for i in range(len(names))]
-        bars = ax.bar(xs, values, width, label=label)
-        ax.bar_label(bars, labels=[f"{v:.0f}x" if v >= 10 else f"{v:.1f}x" for v in values],
-                     fontsize=8)  # fmt: skip
-    ax.axhline(1.0, color="gray", linewidth=1)
-    ax.set_yscale("log")
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([engines.LABELS[e].replace(" (", "\n(") for e in names], fontsize=8)
-    ax.set_ylabel("speed-up over micrograd 0.1.0 (x)")
-    ax.set_title("moons training step, MLP(2, [16, 16, 1]), 100 points", fontsize=10)
-    ax.legend(fontsize=8)
+        ratios = [results["ratios"][e][f"gc_{m}"] for e in names]
+        bars = left.bar(xs, ratios, width, label=label)
+        left.bar_label(bars, labels=[_times(v) for v in ratios], fontsize=7)
+        ms = [results["steps"][e][f"gc_{m}"]["median_ms"] for e in names]
+        bars = right.bar(xs, ms, width, label=label)
+        right.bar_label(
+            bars, labels=[f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in ms], fontsize=7
+        )
+    left.axhline(1.0, color="gray", linewidth=1)
+    left.set_ylabel("speed-up over micrograd 0.1.0 (x)")
+    right.set_ylabel("milliseconds per training step (median)")
+    for ax in (left, right):
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels([_short(e) for e in names], fontsize=7)
+        ax.legend(fontsize=8)
+    fig.suptitle(
+        f"moons training step, MLP(2, [16, 16, 1]), {results['setting']['points']} points",
+        fontsize=10,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+def _times(v: float) -> str:
+    return f"{v:.0f}x" if v >= 10 else f"{v:.1f}x"
+
+
+def _short(engine: str) -> str:
+    return engines.LABELS[engine].replace(" (", "\n(").replace("microgradx ", "microgradx\n")
 
 
 def main(argv: list[str] | None = None) -> int:
