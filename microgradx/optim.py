@@ -328,7 +328,8 @@ class SGD(Optimizer):
         p = p - lr * g
 
     With the defaults this is plain gradient descent, ``p -= lr * p.grad``, the update of
-    micrograd's demo.
+    micrograd's demo. Each ``x + a * y`` above is rounded once (a fused multiply-add), as
+    PyTorch's CPU kernels compute it, so the numbers are PyTorch's to the last bit.
     """
 
     _state_keys: ClassVar[dict[str, type]] = {"momentum_buffer": float}
