@@ -106,12 +106,15 @@ def sigmoid(x: float) -> float:
 
 
 def sign(x: float) -> float:
-    """-1.0, 0.0 or 1.0 by the sign of ``x``; ``nan`` for ``nan``."""
+    """-1.0, 0.0 or 1.0 by the sign of ``x``; 0.0 for ``nan``, as ``torch.sign``.
+
+    So ``abs``'s derivative ``g * sign(x)`` is 0 at nan, as in PyTorch.
+    """
     if x > 0.0:
         return 1.0
     if x < 0.0:
         return -1.0
-    return x * 0.0  # keeps nan, maps ±0 to ±0
+    return x * 0.0 if x == x else 0.0  # ±0 stays ±0
 
 
 def relu(x: float) -> float:

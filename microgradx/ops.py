@@ -194,7 +194,7 @@ BUILTINS: list[tuple[str, ...]] = [
     # name     forward                 d/dx                                d/dy
     ("add",     "x + y",                "g",                                "g"),
     ("mul",     "x * y",                "g * y",                            "g * x"),
-    ("relu",    "0.0 if x <= 0 else x", "0.0 if out <= 0 else g"),
+    ("relu",    "0.0 if x < 0 else x",  "0.0 if out <= 0 else g"),
     ("sub",     "x - y",                "g",                                "-g"),
     ("neg",     "-x",                   "-g"),
     ("div",     "x / y",                "g / y",                            "-g * (out / y)"),

@@ -295,7 +295,7 @@ def test_source_is_straight_line_code_from_the_rules():
     src = c.source
     assert "def value_fast(p, a):" in src and "def backward_batch_fast(p, columns, weight):" in src
     assert "v0 = p0 * a0" in src
-    assert "v1 = 0.0 if v0 <= 0 else v0" in src  # relu's forward, from the table
+    assert "v1 = 0.0 if v0 < 0 else v0" in src  # relu's forward, from the table
     assert "dv0 = 0.0 if v1 <= 0 else 1.0" in src  # relu's rule with g = 1
     assert "dp0 += dv0 * a0" in src  # mul's rule
     assert "class " not in src and "Value" not in src.replace("value", "")

@@ -8,7 +8,9 @@ edges, which the strategy does by default).
 
 from __future__ import annotations
 
+import json
 import math
+import pathlib
 
 import autograd.numpy as anp
 import numpy as np
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 from microgradx import Value
 from microgradx.testing import GradcheckError, close, gradcheck
 from microgradx.testing.oracles import (
+    Evaluation,
     OracleMismatchError,
     compare,
     evaluate,
@@ -27,6 +30,8 @@ from microgradx.testing.oracles import (
     same,
 )
 from microgradx.testing.strategies import Expression, Node, expressions
+
+REFERENCE = pathlib.Path(__file__).parent / "data" / "oracle_torch_reference.json"
 
 RTOL = 1e-9
 # a few ulps of the rounding that saturated derivative formulas (1 - tanh(x)**2 at large x)
@@ -154,3 +159,68 @@ def test_oracle_agrees_with_hand_written_autograd(a: float, b: float) -> None:
     assert theirs.value == pytest.approx(f(a, b), rel=1e-12)
     expected = [autograd_grad(f, i)(np.float64(a), np.float64(b)) for i in (0, 1)]
     assert theirs.gradient == pytest.approx(expected, rel=1e-12)
+
+
+# -- PyTorch, recorded -------------------------------------------------------------------
+
+
+def _node(text: str) -> Node:
+    op, *rest = text.split()
+    if op == "input":
+        return Node("input", index=int(rest[0]))
+    if op == "const":
+        return Node("const", value=float(rest[0]))
+    return Node(op, tuple(int(a) for a in rest))
+
+
+def _recorded(name: str) -> list[tuple[Expression, Evaluation]]:
+    data = json.loads(REFERENCE.read_text("utf-8"))
+    cases = []
+    for r in data["sets"][name]:
+        e = Expression(tuple(_node(n) for n in r["nodes"]), tuple(map(float, r["inputs"])))
+        assert e.text == r["text"]
+        cases.append((e, Evaluation(float(r["value"]), tuple(map(float, r["gradient"])))))
+    return cases
+
+
+def _mismatches(cases: list[tuple[Expression, Evaluation]]) -> list[str]:
+    bad = []
+    for e, theirs in cases:
+        mine = evaluate(e, "microgradx")
+        scale = gradient_scale(e)
+        ok = same(mine.value, theirs.value, RTOL) and all(
+            same(a, b, RTOL, ATOL + (RTOL * c if math.isfinite(c) else 0.0))
+            for a, b, c in zip(mine.gradient, theirs.gradient, scale, strict=True)
+        )
+        if not ok:
+            bad.append(f"{e!r}: microgradx {mine}, torch {theirs}")
+    return bad
+
+
+def test_smooth_graphs_match_recorded_pytorch() -> None:
+    # recorded by tests/data/make_oracle_torch_reference.py from PyTorch 2.13.0 (float64)
+    cases = _recorded("smooth")
+    assert len(cases) >= 200 and max(e.depth for e, _ in cases) >= 25
+    assert _mismatches(cases) == []
+
+
+def test_graphs_through_kinks_nan_and_inf_match_recorded_pytorch() -> None:
+    # inputs often 0, -0, +-1, ... and no domain respected: PyTorch's conventions at kinks,
+    # signed zeros, nan and inf are the contract (DESIGN.md), on whole random graphs
+    cases = _recorded("anywhere")
+    values = [v for _, ev in cases for v in (ev.value, *ev.gradient)]
+    assert len(cases) >= 300
+    assert any(math.isnan(v) for v in values) and any(math.isinf(v) for v in values)
+    assert _mismatches(cases) == []
+
+
+def test_the_two_engine_fixes_the_recorded_pytorch_graphs_found() -> None:
+    # PyTorch 2.13: relu(-0.0) is -0.0 (as micrograd's relu), so -2 / relu(-0.0) = +inf;
+    # and the derivative of abs at nan is 0 (torch.sign(nan) = 0)
+    y = Value(-0.0).relu()
+    assert y.data == 0.0 and math.copysign(1.0, y.data) == -1.0
+    assert (-2 / Value(-0.0).relu()).data == math.inf
+    assert math.copysign(1.0, Value(0.0).relu().data) == 1.0
+    x = Value(math.nan)
+    abs(x).backward()
+    assert x.grad == 0.0
