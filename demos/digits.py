@@ -23,11 +23,13 @@ from microgradx.losses import cross_entropy
 from microgradx.nn import MLP
 from microgradx.optim import Adam
 
+Rows = list[tuple[list[float], int]]
 
-def load(train_size: int, test_size: int, seed: int):
+
+def load(train_size: int, test_size: int, seed: int) -> tuple[Rows, Rows]:
     """The digits, pixels scaled to [0, 1], shuffled and split into train and test."""
     try:
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # type: ignore[import-untyped]
     except ImportError:
         sys.exit('digits.py needs scikit-learn: pip install -e ".[digits]"')
     digits = load_digits()
@@ -41,7 +43,7 @@ def load(train_size: int, test_size: int, seed: int):
     return rows[:train_size], rows[train_size : train_size + test_size]
 
 
-def accuracy(model: MLP, rows) -> float:
+def accuracy(model: MLP, rows: Rows) -> float:
     """Fraction of rows whose largest logit is the right digit."""
     with no_grad():
         hits = 0
@@ -53,7 +55,7 @@ def accuracy(model: MLP, rows) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train, report the loss per epoch and the test accuracy, draw the curves."""
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=800, help="training digits (default 800)")

@@ -16,12 +16,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from microgradx import Value
 from microgradx.descent import DescentPath, gradient_descent
 
 TARGET = 3.0
 
 
-def loss(w):
+def loss(w: Value) -> Value:
     """The loss of the first loop: smallest (zero) at w = 3."""
     return (w - TARGET) ** 2
 

@@ -16,6 +16,7 @@ import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from microgradx import Value
 
@@ -28,7 +29,12 @@ def make_data(n: int, seed: int) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
-def fit(xs: list[float], ys: list[float], lr: float, steps: int, seed: int, show: bool = True):
+History = list[tuple[float, float]]
+
+
+def fit(
+    xs: list[float], ys: list[float], lr: float, steps: int, seed: int, show: bool = True
+) -> tuple[History, list[float]]:
     """Gradient descent on the mean loss; returns the (theta0, theta1) history and losses."""
     rng = random.Random(seed + 1)
     theta0 = Value(rng.uniform(-2.0, 2.0), label="theta0")  # a random start
@@ -92,12 +98,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def draw(xs, ys, history, losses, out: Path, gif: bool = True) -> list[Path]:
+def draw(
+    xs: list[float],
+    ys: list[float],
+    history: History,
+    losses: list[float],
+    out: Path,
+    gif: bool = True,
+) -> list[Path]:
     """Fitted line beside the loss curve; optionally a GIF of the line converging."""
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    written = []
+    written: list[Path] = []
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     left.scatter(xs, ys, s=14, color="tab:blue", label="data")
     lo, hi = min(xs), max(xs)
@@ -127,7 +140,7 @@ def draw(xs, ys, history, losses, out: Path, gif: bool = True) -> list[Path]:
         title = ax.set_title("")
         frames = list(range(0, len(history), max(1, len(history) // 30)))
 
-        def update(k):
+        def update(k: int) -> tuple[Any, ...]:
             a, b = history[k]
             line.set_data([lo, hi], [a + b * lo, a + b * hi])
             title.set_text(f"step {k}")

@@ -18,7 +18,7 @@ from microgradx import Value, no_grad
 from microgradx.descent import DescentPath, gradient_descent
 
 
-def f(x):
+def f(x: Value) -> Value:
     """A bowl with ripples: several local minima, one global minimum."""
     return x**2 / 10 + 2 * x.sin()
 

@@ -25,7 +25,7 @@ from microgradx.train import MOONS_SEED, MoonsRun, binary_accuracy, train_moons
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train with a progress bar, report the result, write the pictures."""
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100, help="training steps (default 100)")

@@ -16,6 +16,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from microgradx import Value
 from microgradx.descent import DescentPath, gradient_descent
@@ -28,12 +29,14 @@ class Counted:
         self.f = f
         self.calls = 0
 
-    def __call__(self, *args: float) -> float:
+    def __call__(self, *args: Any) -> float:
         self.calls += 1
         return self.f(*args)
 
 
-def nudge_search(f: Callable[[float], float], w: float, h: float, max_steps: int = 10_000):
+def nudge_search(
+    f: Callable[[float], float], w: float, h: float, max_steps: int = 10_000
+) -> list[float]:
     """Move w by +h or -h while that lowers f; return the points visited."""
     visited = [w]
     fw = f(w)
@@ -80,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     weights = [0.5] * n
 
     def loss_of(ws: Sequence[float]) -> float:
-        return sum((w - t) ** 2 for w, t in zip(ws, targets, strict=True))
+        return float(sum((w - t) ** 2 for w, t in zip(ws, targets, strict=True)))
 
     counted = Counted(loss_of)
     h = 1e-6

@@ -14,10 +14,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from microgradx import Value
 from microgradx.functional import derivative, newton
 
 
-def f(x):
+def f(x: Value) -> Value:
     """The cubic of the study notes."""
     return x**3 - 5 * x**2 + 7 * x - 1
 

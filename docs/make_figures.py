@@ -66,9 +66,10 @@ def backprop_figures(out: Path) -> list[Path]:
 
 def gradient_figures(out: Path) -> list[Path]:
     """Gradient descent across the contour lines of a two-parameter bowl."""
+    from microgradx import Value
     from microgradx.plot import plot_descent_2d
 
-    def bowl(x, y):
+    def bowl(x: Value, y: Value) -> Value:
         return (x - 1) ** 2 + 4 * (y + 0.5) ** 2
 
     plot_descent_2d(bowl, (-2.0, 1.5), lrs=(0.05, 0.22), steps=25, path=out / "descent_2d.png")
