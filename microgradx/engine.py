@@ -198,10 +198,16 @@ _tokens: contextvars.ContextVar[tuple[contextvars.Token[bool], ...]] = contextva
 )
 
 
-class _Switch:
-    # how many no_grad blocks are open anywhere; while none is, ops skip the context lookup
-    disabled = 0
-    lock = threading.Lock()
+class _SwitchState:
+    # how many no_grad blocks are open anywhere; while none is, ops skip the context lookup.
+    # An instance, not a class: CPython 3.11 caches attribute reads on instances, and every
+    # op reads `disabled`
+    def __init__(self) -> None:
+        self.disabled = 0
+        self.lock = threading.Lock()
+
+
+_Switch = _SwitchState()
 
 
 class _GradMode:
