@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import sys
 
 import autograd.numpy as anp
 import numpy as np
@@ -19,11 +20,13 @@ from autograd import grad as autograd_grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microgradx import Value
+from microgradx import Value, defprim
 from microgradx.testing import GradcheckError, close, gradcheck
 from microgradx.testing.oracles import (
     Evaluation,
     OracleMismatchError,
+    OracleUnavailableError,
+    available,
     compare,
     evaluate,
     gradient_scale,
@@ -224,3 +227,30 @@ def test_the_two_engine_fixes_the_recorded_pytorch_graphs_found() -> None:
     x = Value(math.nan)
     abs(x).backward()
     assert x.grad == 0.0
+
+
+def test_user_ops_defined_by_a_python_function_need_the_engines_version() -> None:
+    cube = defprim("_test_oracle_cube_fn", lambda x: x * x * x, "g * 3 * x * x")
+    e = Expression((Node("input", index=0), Node(cube.name, (0,))), (1.2,))
+    with pytest.raises(ValueError, match=r"functions=\{'_test_oracle_cube_fn': \.\.\.\}"):
+        compare(e, "autograd")
+    assert compare(e, "autograd", functions={cube.name: lambda x: x**3}).gradient == (
+        pytest.approx(3 * 1.2**2, rel=1e-15),
+    )
+    # a forward written as an expression is translated for the other engine by itself
+    soft = defprim("_test_oracle_softplus", "log1p(exp(x))", "g * sigmoid(x)")
+    compare(Expression((Node("input", index=0), Node(soft.name, (0,))), (0.3,)), "autograd")
+
+
+def test_an_engine_that_is_not_installed_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    e = Expression((Node("input", index=0), Node("exp", (0,))), (0.3,))
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
+    with pytest.raises(OracleUnavailableError, match="PyTorch is not installed"):
+        evaluate(e, "torch")
+    with pytest.raises(ValueError, match="engine must be one of microgradx, autograd, torch"):
+        evaluate(e, "jax")
+    assert available("autograd") and available("microgradx")
+    with pytest.raises(TypeError, match="expected an Expression, got float"):
+        evaluate(1.0, "autograd")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="takes 1 inputs, got 2"):
+        evaluate(e, "autograd", point=[1.0, 2.0])
