@@ -245,7 +245,7 @@ def table(results: dict[str, Any]) -> str:
     """The results as a plain-text table."""
     s = results["setting"]
     lines = [
-        f"moons training step: MLP(2, [16, 16, 1]), {s['points']} points; "
+        f"moons training step: MLP(2, [16, 16, 1]), {s['points']} points",
         f"ms per step, median [min-max] of {s['rounds']} rounds x {s['steps']} steps; "
         "speed-up = micrograd time / engine time",
         "",
