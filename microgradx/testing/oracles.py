@@ -177,14 +177,16 @@ def _torch(
         torch = importlib.import_module("torch")
     except ImportError as e:
         raise OracleUnavailableError("PyTorch is not installed: pip install torch") from e
+    # Python operators, and constants as Python floats, as PyTorch code is written: PyTorch
+    # computes `x ** 0.5` (a number) with sqrt but `x ** t` (a tensor) with C's pow
     builtins: dict[str, Callable[..., Any]] = {
-        "add": torch.add,
-        "mul": torch.mul,
+        "add": lambda x, y: x + y,
+        "mul": lambda x, y: x * y,
         "relu": torch.relu,
-        "sub": torch.sub,
+        "sub": lambda x, y: x - y,
         "neg": torch.neg,
-        "div": torch.div,
-        "pow": torch.pow,
+        "div": lambda x, y: x / y,
+        "pow": lambda x, y: x**y,
         "exp": torch.exp,
         "log": torch.log,
         "sqrt": torch.sqrt,
@@ -204,14 +206,13 @@ def _torch(
     functions = _functions(expr, builtins, library, lookup, extra)
     xs = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in point]
 
-    def constant(c: float) -> Any:
-        return torch.tensor(c, dtype=torch.float64)
-
-    out = expr.evaluate(functions, xs, constant)
-    if not out.requires_grad:
+    out = expr.evaluate(functions, xs)
+    if not torch.is_tensor(out):  # e.g. a user op's "0.0 if x < 0 else x" gave 0.0
         return Evaluation(float(out), (0.0,) * len(xs))
+    if not out.requires_grad:
+        return Evaluation(float(out.detach()), (0.0,) * len(xs))
     grads = torch.autograd.grad(out, xs, allow_unused=True)
-    return Evaluation(float(out), tuple(0.0 if g is None else float(g) for g in grads))
+    return Evaluation(float(out.detach()), tuple(0.0 if g is None else float(g) for g in grads))
 
 
 # -- the public entry points --------------------------------------------------------------
