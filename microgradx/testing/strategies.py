@@ -455,8 +455,8 @@ def expressions(
     values still stay within ``bound``).
 
     ``max_depth`` caps the longest input-to-output path, ``max_ops`` the number of ops
-    tried (default ``2 * max_depth``); ``inputs`` draws each input (default: ``[-4, 4]``
-    at least ``margin`` away from 0).
+    tried (default ``2 * max_depth``); ``inputs`` draws each input (default: a point of
+    ``[-4, 4]`` inside the domain of one of the ops, at least ``margin`` away from 0).
     """
     names = tuple(_primitive(op).name for op in (ops if ops is not None else _builtin_names()))
     if not names:
@@ -469,8 +469,8 @@ def expressions(
     if isinstance(max_ops, bool) or not isinstance(max_ops, int) or max_ops < 1:
         raise ValueError(f"max_ops must be an int >= 1, got {max_ops!r}")
     overrides = {_primitive(k).name: tuple(v) for k, v in (domains or {}).items()}
-    if inputs is None:  # off 0, a kink of many ops, so graphs shrink to e.g. log(x0)
-        inputs = floats_away_from([0.0], -4.0, 4.0, margin)
+    if inputs is None:
+        inputs = _default_inputs(names, overrides, _finite("margin", margin))
     return _graphs(
         names,
         n_inputs,
@@ -483,6 +483,32 @@ def expressions(
         _finite("margin", margin),
         _finite("bound", bound),
     )
+
+
+def _default_inputs(
+    names: Sequence[str], domains: Mapping[str, tuple[Domain, ...]], margin: float
+) -> st.SearchStrategy[float]:
+    # Points in [-4, 4] inside the first argument's domain of one of the ops, so that some
+    # op always applies (an op defined on (0, 1) only still gets inputs), and off 0, a kink
+    # of many ops, so that graphs shrink to e.g. log(x0) at x0 = 1.0.
+    choices: list[st.SearchStrategy[float]] = []
+    seen: set[Domain] = set()
+    for name in names:
+        d = _first_domain(name, domains)
+        lo, hi = max(-4.0, d.low + margin), min(4.0, d.high - margin)
+        if d in seen or not lo < hi:
+            continue
+        seen.add(d)
+        try:
+            choices.append(floats_away_from([0.0, *d.kinks], lo, hi, margin))
+        except ValueError:  # nothing left of it once 0 and its kinks are cut out
+            continue
+    if not choices:
+        raise ValueError(
+            f"no point in [-4, 4] lies inside the domain of any of {list(names)}; "
+            "pass inputs= (a strategy for the inputs)"
+        )
+    return st.one_of(choices)
 
 
 def _builtin_names() -> list[str]:
