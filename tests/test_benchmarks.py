@@ -88,3 +88,32 @@ def test_unknown_engine_is_refused():
         capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode != 0 and "unknown engine" in proc.stderr
+
+
+def test_a_graph_node_takes_at_most_160_bytes_after_backward():
+    import gc
+    import tracemalloc
+
+    from microgradx import Value
+
+    w = [Value(0.1 * i) for i in range(20)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        out = Value(0.0)
+        for k in range(500):  # 20,000 nodes: sums of products, as in a neuron
+            out = out + w[k % 20] * (k * 0.001)
+        out.backward()
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    nodes = engines.count_nodes(out)
+    assert nodes == 3 * 500 + 1 + 20  # (add, mul, lifted constant) per step, the start, w
+    assert 100 < used / nodes <= 160, used / nodes
+    # each node's adjoint scratch is released once passed on: its data and grad remain
+    assert w[3].grad == pytest.approx(sum(k * 0.001 for k in range(3, 500, 20)), rel=1e-12)
+    v = out
+    while v._a is not None:
+        assert v._adj == 0.0 and v._b._adj == 0.0
+        v = v._a
