@@ -30,7 +30,15 @@ if TYPE_CHECKING:
 #: the incoming gradient ``check_op`` also tries (a rule must multiply by ``g``)
 WEIGHT = -2.5
 
-__all__ = ["GradcheckError", "Mismatch", "check_op", "close", "gradcheck", "gradgradcheck"]
+__all__ = [
+    "WEIGHT",
+    "GradcheckError",
+    "Mismatch",
+    "check_op",
+    "close",
+    "gradcheck",
+    "gradgradcheck",
+]
 
 
 def check_op(

@@ -166,8 +166,8 @@ class Expression:
     >>> e = Expression((Node("input", index=0), Node("mul", (0, 0)), Node("sin", (1,))), (0.5,))
     >>> e
     Expression('sin(x0 * x0)', inputs=(0.5,))
-    >>> e(Value(0.5)).data == math.sin(0.25)
-    True
+    >>> round(e(Value(0.5)).data, 6)
+    0.247404
     """
 
     nodes: tuple[Node, ...]
