@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from microgradx import Value, grad
+from microgradx.testing import gradcheck, gradgradcheck
 
 inf, nan = math.inf, math.nan
 LN2 = math.log(2.0)
@@ -211,6 +212,33 @@ def test_unary(name: str, f: Callable[[Value], Value], x: float, value: float, d
     assert g == pytest.approx(deriv, rel=1e-14, abs=1e-16)
     node = f(Value(x))
     assert node.op == name
+
+
+# the same points through the public toolkit (microgradx.testing), as a user would check an op
+SMOOTH_UNARY = [(name, f, x) for name, f, x, _, _ in UNARY_CASES if name not in ("abs", "relu")]
+
+
+@pytest.mark.parametrize(("name", "f", "x"), SMOOTH_UNARY)
+def test_unary_passes_gradcheck_and_gradgradcheck(
+    name: str, f: Callable[[Value], Value], x: float
+) -> None:
+    assert gradcheck(f, [x], raise_exception=False)
+    assert gradgradcheck(f, [x], raise_exception=False)
+
+
+# smooth points only: b = 0 is a pole of a / b, and x ** y needs x > 0 to vary y
+SMOOTH_BINARY = [
+    (op, a, b) for op, a, b, *_ in BINARY_CASES if b != 0 and not (op == "**" and a <= 0)
+]
+
+
+@pytest.mark.parametrize(("op", "a", "b"), SMOOTH_BINARY)
+def test_binary_passes_gradcheck_and_gradgradcheck(op: str, a: float, b: float) -> None:
+    def f(x: Value, y: Value) -> Value:
+        return OPS[op](x, y)  # type: ignore[return-value]
+
+    assert gradcheck(f, [a, b], raise_exception=False)
+    assert gradgradcheck(f, [a, b], raise_exception=False)
 
 
 @pytest.mark.parametrize("x0", [-0.5, -3.7, -20.0, 0.5, 3.7])
