@@ -295,8 +295,9 @@ def test_source_is_straight_line_code_from_the_rules():
     src = c.source
     assert "def value_fast(p, a):" in src and "def backward_batch_fast(p, columns, weight):" in src
     assert "v0 = p0 * a0" in src
-    assert "v1 = 0.0 if v0 < 0 else v0" in src  # relu's forward, from the table
-    assert "dv0 = 0.0 if v1 <= 0 else 1.0" in src  # relu's rule with g = 1
+    # relu's forward and rule (g = 1) from the table, whole numbers written as floats
+    assert "v1 = 0.0 if v0 < 0.0 else v0" in src
+    assert "dv0 = 0.0 if v1 <= 0.0 else 1.0" in src
     assert "dp0 += dv0 * a0" in src  # mul's rule
     assert "class " not in src and "Value" not in src.replace("value", "")
 
@@ -331,6 +332,16 @@ def test_user_defined_primitive_is_compiled_from_its_rules():
     plain = defprim(f"cube_{uuid.uuid4().hex[:8]}", lambda t: t * t * t, "g * 3 * x * x")
     c = compile(lambda x: plain(x) + w, 2.0)
     assert c.value_and_grad(2.0) == (8.7, [1.0], [12.0])
+
+
+def test_whole_numbers_are_written_as_floats_except_where_an_int_is_needed():
+    octuple = defprim(f"octuple_{uuid.uuid4().hex[:8]}", "ldexp(x, 3)", "g * 8")
+    w = Value(0.5)
+    c = compile(lambda x: octuple(w * x), 3.0)
+    assert "ldexp(p0 * a0, 3)" in c.source  # ldexp takes an int: left as it is
+    assert "dv0 = 1.0 * 8.0" in c.source
+    assert c.value_and_grad(2.0) == (8.0, [16.0], [4.0])
+    assert c.backward_batch([2.0, -1.0], reduction="sum") == 4.0
 
 
 def test_compile_is_exported():
