@@ -2,8 +2,9 @@
 
 Each demo runs with its default settings and writes its pictures into docs/img/<demo>/;
 the figures that belong to no single demo (the computation graphs of the backpropagation
-page, the gradient on a contour map, and those of the how-to pages, which land directly in
-docs/img/) are drawn here with the same library calls the pages show. Run it from
+page, the gradient on a contour map, those of the how-to pages, and the benchmark chart
+from its recorded measurements; these land directly in docs/img/) are drawn here with the
+same library calls the pages show. Run it from
 anywhere; commit the results. `--only moons quadratic` remakes just those.
 """
 
@@ -127,16 +128,35 @@ def howto_figures(out: Path) -> list[Path]:
     return written + [out / name for name in names]
 
 
+def benchmark_figure(out: Path) -> list[Path]:
+    """The benchmark chart, redrawn from the measurements in benchmarks/results/latest.json.
+
+    Measuring is `python benchmarks/run.py` (minutes, and machine-dependent); this only
+    draws what it recorded, with the benchmark's own chart function.
+    """
+    import json
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
+    module.chart(results, out / "benchmark.png")
+    return [out / "benchmark.png"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demos and the extra figures; print each file written."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", nargs="+", help="remake only these demos / 'backprop' / 'gradient' / 'howto'"
+        "--only",
+        nargs="+",
+        help="remake only these demos / backprop / gradient / howto / benchmark",
     )
     parser.add_argument("--img", default=str(IMG), help="where to write (default docs/img)")
     args = parser.parse_args(argv)
     img = Path(args.img)
-    chosen = set(args.only or [*DEMOS, "backprop", "gradient", "howto"])
+    chosen = set(args.only or [*DEMOS, "backprop", "gradient", "howto", "benchmark"])
     for name in DEMOS:
         if name in chosen:
             print(f"== {name}", flush=True)
@@ -146,10 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             (img / name).mkdir(parents=True, exist_ok=True)
             for p in make(img / name):
                 print(f"wrote {p}")
-    if "howto" in chosen:  # these sit directly in docs/img/
-        img.mkdir(parents=True, exist_ok=True)
-        for p in howto_figures(img):
-            print(f"wrote {p}")
+    for name, make in (("howto", howto_figures), ("benchmark", benchmark_figure)):
+        if name in chosen:  # these sit directly in docs/img/
+            img.mkdir(parents=True, exist_ok=True)
+            for p in make(img):
+                print(f"wrote {p}")
     return 0
 
 

@@ -186,13 +186,15 @@ def test_make_figures_runs_the_demos_and_draws_the_extra_figures(
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert set(module.DEMOS) <= {p.stem for p in DEMOS.glob("*.py")}
-    argv = ["--only", "stationary_points", "backprop", "gradient", "howto", "--img", str(tmp_path)]
+    only = ["stationary_points", "backprop", "gradient", "howto", "benchmark"]
+    argv = ["--only", *only, "--img", str(tmp_path)]
     assert module.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
     names = sorted(str(f.relative_to(tmp_path)) for f in written(lines))
     assert names == [
         "backprop/graph.svg",
         "backprop/neuron.svg",
+        "benchmark.png",
         "gradient/descent_2d.png",
         "graph_expression.png",
         "graph_expression.svg",
