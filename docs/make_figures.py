@@ -4,8 +4,8 @@ Each demo runs with its default settings and writes its pictures into docs/img/<
 the figures that belong to no single demo (the computation graphs of the backpropagation
 page, the gradient on a contour map, those of the how-to pages, and the benchmark chart
 from its recorded measurements; these land directly in docs/img/) are drawn here with the
-same library calls the pages show. Run it from
-anywhere; commit the results. `--only moons quadratic` remakes just those.
+same library calls the pages show. Run it from anywhere and commit the results;
+`--only moons quadratic` remakes just those.
 """
 
 from __future__ import annotations
