@@ -363,9 +363,11 @@ class _Tape:
     ) -> list[str]:
         """Adjoint code, last op first. ``accumulators`` are variables summed into (``+=``).
 
-        The contributions to an op's adjoint are collected and written as one sum when the
-        op is reached (all of its users come before it), in the order the eager engine adds
-        them.
+        The adjoint is *pulled*: the contributions to an op's adjoint are collected and
+        written as one sum when the op is reached (all of its users come before it), in the
+        order the eager engine adds them. An adjoint that its op's rules read only once is
+        not given a line of its own but written into that rule (``dv3 = 0.0 if v4 <= 0.0
+        else dv9 * p2 + dv12 * p5``: relu's rule, with the sum evaluated only when used).
         """
         lines: list[str] = []
         out_key = id(self.output)
@@ -373,26 +375,36 @@ class _Tape:
             return lines
         if self.kind[out_key] != "op":  # the function returns one of its inputs
             return [f"d{self.names[out_key]} += {seed}"]
-        pending: dict[int, list[str]] = {out_key: [seed]}
+        pending: dict[int, list[tuple[str, int]]] = {out_key: [(seed, 0)]}  # (term, its size)
         for v in reversed(self.ops):
             terms = pending.pop(id(v), None)
             if terms is None:
                 continue
-            g = _adjoint("d" + self.names[id(v)], terms, lines)
             p = ops.REGISTRY[v._code - 1]
+            rules = [
+                (which, child)
+                for which, child in enumerate((v._a, v._b)[: p.arity])
+                if id(child) in needed
+            ]
+            reads = sum(_template(p, which, mode).count("_tg_") for which, _ in rules)
+            size = sum(n for _, n in terms) + len(terms) - 1
+            if reads == 0:
+                continue  # no rule reads this adjoint (a derivative that is a constant)
+            if reads == 1 and size < _MAX_OPS and not (len(terms) == 1 and _is_atom(terms[0][0])):
+                g = f"({' + '.join(f'({t})' for t, _ in terms)})"
+            else:
+                g, size = _adjoint("d" + self.names[id(v)], [t for t, _ in terms], lines), 0
             env = {"g": g, "x": self.name(v._a), "out": self.names[id(v)]}
             if v._b is not None:
                 env["y"] = self.name(v._b)
-            for which, child in enumerate((v._a, v._b)[: p.arity]):
+            for which, child in rules:
                 key = id(child)
-                if key not in needed:
-                    continue
                 term = _emit(p, which, mode, env)
                 own = "d" + self.names[key]
                 if own in accumulators:
                     lines.append(f"{own} += {_tidy(term)}")
                 else:
-                    pending.setdefault(key, []).append(term)
+                    pending.setdefault(key, []).append((term, size + 1))
         return lines
 
 
