@@ -27,15 +27,26 @@ def loss(w: Value) -> Value:
     return (w - TARGET) ** 2
 
 
+def kind(path: DescentPath) -> str:
+    """One word (or two) for how the run went."""
+    if path.stopped:
+        return "blew up"
+    if path.losses[-1] > path.losses[0]:
+        return "diverges"
+    sides = {x > TARGET for x in path.xs[1:] if x != TARGET}
+    return "oscillates" if len(sides) > 1 else "converges"
+
+
 def verdict(path: DescentPath) -> str:
     """One line on how the run went."""
-    if path.stopped:
-        return f"blew up: {path.stopped}"
+    how = kind(path)
     first, last = path.losses[0], path.losses[-1]
-    if last > first:
+    if how == "blew up":
+        return f"blew up: {path.stopped}"
+    if how == "diverges":
         return f"diverges: the loss grew from {first:g} to {last:.3g} in {path.steps} steps"
-    sides = {x > TARGET for x in path.xs[1:] if x != TARGET}
-    how = "oscillates (overshoots w = 3 every step)" if len(sides) > 1 else "converges"
+    if how == "oscillates":
+        how = "oscillates (overshoots w = 3 every step)"
     if last == first:
         return f"{how} and never settles: the loss stays at {last:g}"
     return f"{how}: loss {first:g} -> {last:.3g}, w = {path.xs[-1]:.4f}"
@@ -82,7 +93,7 @@ def draw(paths: list[DescentPath], out: Path) -> list[Path]:
         if p.stopped:
             ax.axvline(len(logs), color="tab:red", ls=":", lw=1)
             ax.annotate(" inf", (len(logs), logs[-1]), color="tab:red", ha="left")
-        ax.set(xlabel="step", title=f"lr = {p.lr:g}: {verdict(p).split(' ')[0].rstrip(':')}")
+        ax.set(xlabel="step", title=f"lr = {p.lr:g}: {kind(p)}")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("log10 of the loss (w - 3)**2")
     fig.tight_layout()
