@@ -137,7 +137,8 @@ def draw(
         ax.scatter(xs, ys, s=12, color="tab:blue")
         (line,) = ax.plot([], [], color="tab:red", lw=2)
         ax.set(xlabel="x", ylabel="y", ylim=(min(ys) - 2, max(ys) + 2))
-        title = ax.set_title("")
+        title = ax.set_title("step 0")  # a real title, so the layout leaves room for it
+        fig.tight_layout()
         frames = list(range(0, len(history), max(1, len(history) // 30)))
 
         def update(k: int) -> tuple[Any, ...]:
@@ -147,7 +148,7 @@ def draw(
             return line, title
 
         anim = FuncAnimation(fig, update, frames=frames, blit=False)
-        anim.save(out / "fit.gif", writer=PillowWriter(fps=8), dpi=60)
+        anim.save(out / "fit.gif", writer=PillowWriter(fps=8), dpi=80)
         plt.close(fig)
         written.append(out / "fit.gif")
     return written
