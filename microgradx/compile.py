@@ -376,6 +376,7 @@ class _Tape:
         if self.kind[out_key] != "op":  # the function returns one of its inputs
             return [f"d{self.names[out_key]} += {seed}"]
         pending: dict[int, list[tuple[str, int]]] = {out_key: [(seed, 0)]}  # (term, its size)
+        additions: list[tuple[str, str, str]] = []  # (accumulator, term, adjoint in the term)
         for v in reversed(self.ops):
             terms = pending.pop(id(v), None)
             if terms is None:
@@ -402,13 +403,68 @@ class _Tape:
                 term = _emit(p, which, mode, env)
                 own = "d" + self.names[key]
                 if own in accumulators:
-                    lines.append(f"{own} += {_tidy(term)}")
+                    additions.append((own, _tidy(term), g))
                 else:
                     pending.setdefault(key, []).append((term, size + 1))
-        return lines
+        return lines + _accumulate(additions)
 
 
 _MAX_OPS = 40  # operations per generated statement: deeper expressions strain the compiler
+_MIN_GROUP = 3  # additions sharing one adjoint that are worth a test for zero
+
+
+def _factor(term: str, g: str) -> str | None:
+    """``X`` for a term ``g * X`` (``X`` a name or number), ``""`` for ``g``, else None."""
+    body = ast.parse(term, mode="eval").body
+    if isinstance(body, ast.Name) and body.id == g:
+        return ""
+    if isinstance(body, ast.BinOp) and isinstance(body.op, ast.Mult):
+        for a, b in ((body.left, body.right), (body.right, body.left)):
+            if isinstance(a, ast.Name) and a.id == g and isinstance(b, (ast.Name, ast.Constant)):
+                return ast.unparse(b)
+    return None
+
+
+def _accumulate(additions: list[tuple[str, str, str]]) -> list[str]:
+    """The ``+=`` statements into the accumulators, those sharing an adjoint together.
+
+    A group ``dp3 += dv7 * v1``, ``dp4 += dv7 * v2``, ... adds 0.0 or -0.0 to every
+    accumulator when ``dv7`` is zero (a relu that is off) and ``v1, v2, ...`` are finite,
+    which changes nothing (an accumulator starts at ``0.0`` and is never ``-0.0``), so the
+    group runs only when ``dv7 != 0.0 or not finite``. An accumulator written more than
+    once keeps the order of its additions (it stays out of the groups).
+    """
+    writes: dict[str, int] = {}
+    for own, _, _ in additions:
+        writes[own] = writes.get(own, 0) + 1
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    order: list[tuple[str | None, list[tuple[str, str, str]]]] = []
+    for own, term, g in additions:
+        factor = _factor(term, g) if writes[own] == 1 and g.isidentifier() else None
+        if factor is None:
+            order.append((None, [(own, term, "")]))
+            continue
+        if g not in groups:
+            groups[g] = []
+            order.append((g, groups[g]))
+        groups[g].append((own, term, factor))
+    guarded = [a for a, group in order if a is not None and len(group) >= _MIN_GROUP]
+    factors = dict.fromkeys(f for a in guarded for *_, f in groups[a])
+    atoms = [f for f in factors if f.isidentifier()]
+    lines = []
+    if atoms:
+        lines.append("# a zero adjoint adds zeros (nothing) to the gradients below unless they")
+        lines.append("# meet inf or nan: such additions are skipped when all values are finite")
+        lines.append(f"finite = _isfinite({' + '.join(atoms)})")
+    for adjoint, group in order:
+        indent = ""
+        if adjoint in guarded:
+            lines.append(
+                f"if {adjoint} != 0.0 or not finite:" if atoms else f"if {adjoint} != 0.0:"
+            )
+            indent = "    "
+        lines += [f"{indent}{own} += {term}" for own, term, _ in group]
+    return lines
 
 
 def _tidy(expression: str) -> str:
@@ -581,6 +637,7 @@ class Compiled:
             source = _functions(self._traced, self._structure, self._title, mode)  # type: ignore[arg-type]
             ns = engine._generated.namespace()
             ns.update(_BranchChanged=_BranchChangedError, _INF=math.inf, _NAN=math.nan)
+            ns.update(_isfinite=math.isfinite)
             exec(builtins.compile(source, f"<compiled {self.__name__}>", "exec"), ns)
             ns["__source__"] = source
             self._code[mode] = ns

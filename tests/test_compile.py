@@ -344,6 +344,28 @@ def test_whole_numbers_are_written_as_floats_except_where_an_int_is_needed():
     assert c.backward_batch([2.0, -1.0], reduction="sum") == 4.0
 
 
+def test_additions_of_a_zero_adjoint_are_skipped_only_when_they_change_nothing():
+    ws = [Value(-1.0), Value(0.5), Value(0.25)]
+    b = Value(0.1)
+
+    def unit(x1: Value, x2: Value, x3: Value) -> Value:
+        return (ws[0] * x1 + ws[1] * x2 + ws[2] * x3 + b).relu()
+
+    c = compile(unit, 1.0, 1.0, 1.0)
+    assert "if dv" in c.source and " != 0.0 or not finite:" in c.source
+    for point in [(1.0, 1.0, 1.0), (5.0, 1.0, 1.0), (math.inf, 1.0, 2.0), (math.nan, 0.0, 0.0)]:
+        want = eager(unit, [*ws, b], *point)
+        got = c.value_and_grad(*point)
+        assert_same(got, want)
+        if point[0] == 5.0:  # relu off: the gradients are exact zeros, as in the engine
+            assert got[1] == [0.0] * 4 and all(math.copysign(1, d) == 1 for d in got[1])
+    assert math.isnan(c.value_and_grad(math.inf, 1.0, 2.0)[1][0])  # 0 * inf, as the engine
+    for q in [*ws, b]:
+        q.grad = 0.0
+    total = c.backward_batch([5.0, math.inf, -1.0], [1.0] * 3, [1.0, 2.0, 1.0], reduction="sum")
+    assert total == 1.85 and math.isnan(ws[0].grad) and (ws[1].grad, b.grad) == (1.0, 1.0)
+
+
 def test_compile_is_exported():
     assert microgradx.compile is compile and "compile" in microgradx.__all__
 
