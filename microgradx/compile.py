@@ -557,7 +557,7 @@ def _functions(tape: _Tape, structure: Any, title: str, mode: lang.Mode) -> str:
     return "\n\n\n".join(_busiest_first(f) for f in (value, one, batch))
 
 
-_VARIABLE = re.compile(r"\b(?:[pav]|d[pav])\d+\b")
+_VARIABLE = re.compile(r"\b(?:(?:[pav]|d[pav])\d+|total|finite)\b")
 _FAST_SLOTS = 250  # CPython reaches its first 256 local variables with one-byte indices
 
 
@@ -570,10 +570,16 @@ def _busiest_first(function: list[str]) -> str:
     gives them the small numbers.
     """
     lines = [line for line in function if line]
-    body = "\n".join(lines[2:])
     counts: dict[str, int] = {}
-    for name in _VARIABLE.findall(body):
-        counts[name] = counts.get(name, 0) + 1
+    weight = 1
+    for line in "\n".join(lines[2:]).splitlines():
+        if line.startswith("    for "):
+            weight = 100  # the batch loop runs once per example
+        elif not line.startswith(" " * 8):
+            weight = 1
+        # `x += ...` reads and writes x
+        for name in _VARIABLE.findall(line.replace("+=", f"+= {line.split()[0]} +")):
+            counts[name] = counts.get(name, 0) + weight
     if len(counts) > _FAST_SLOTS:
         busiest = sorted(counts, key=lambda n: -counts[n])[:_FAST_SLOTS]
         lines.insert(2, "    # the most used variables first: Python gives them the fastest slots")
