@@ -543,7 +543,11 @@ def _functions(tape: _Tape, structure: Any, title: str, mode: lang.Mode) -> str:
     needed = tape.needs_grad(("param",))
     backward = tape.backward_lines(mode, "weight", needed, set(dp))
     forward = tape.forward_lines(mode, tape.keep(needed))
-    loop_head = f"for i, {_target(structure, iter(args))} in enumerate(zip(*columns)):"
+    example = _target(structure, iter(args))
+    if tape.guards:  # the numbers of the examples that branch differently are kept
+        loop_head = f"for i, {example} in enumerate(zip(*columns)):"
+    else:
+        loop_head = f"for {example} in zip(*columns):"
     batch = [
         f"def backward_batch{suffix}(p, columns, weight):",
         f'    """{title}: the sum over a batch, and weight * its gradient."""',
