@@ -12,6 +12,21 @@ the eager engine inlines them, so both give the same numbers. The kinks of the o
 themselves (``relu``, ``abs``, ``pow`` at zero) are expressions such as
 ``0.0 if out <= 0 else g`` and stay exact for every input.
 
+How the backward code is written (each choice keeps the eager engine's numbers):
+
+* *Pulled adjoints.* Going from the last operation to the first, an intermediate's adjoint
+  is complete once all of its users are done, so it is written as one sum of their
+  contributions (``dv5 = dv9 * p3 + dv12 * p7``) instead of one ``+=`` per contribution.
+  An adjoint read once is written straight into the rule that reads it
+  (``dv4 = 0.0 if v5 <= 0.0 else dv9 * p3 + ...``: the sum is evaluated only when the
+  relu is on).
+* *Gradient groups.* The ``+=`` statements into the parameters' gradients that multiply
+  the same adjoint stand together under ``if dv9 != 0.0 or not finite:``. With a zero
+  adjoint and finite values they would only add zeros, which changes nothing; with inf or
+  nan about they run, so ``0 * inf = nan`` arrives as in the eager engine.
+* Whole numbers of the rules are written as floats (``v5 <= 0.0``): CPython compares and
+  adds two floats on a fast path.
+
 >>> from microgradx import Value, compile
 >>> w = Value(0.5, label="w")
 >>> f = compile(lambda x: (w * x).relu(), 3.0)
