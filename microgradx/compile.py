@@ -207,44 +207,9 @@ def _template(p: ops.Primitive, which: int, mode: lang.Mode) -> str:
         assert tree is not None
         holes = {name: f"_t{name}_" for name in ("x", "y", "g", "out")}
         namer = _generate._library(mode) if which < 0 else _generate._function_names(mode)
-        text = _float_literals(lang.emit(tree, mode, holes, namer))
+        text = lang.emit(tree, mode, holes, namer)
         cached = _templates[key] = (p, text)
     return cached[1]
-
-
-class _FloatLiterals(ast.NodeTransformer):
-    """Whole numbers as float literals (``x < 0`` becomes ``x < 0.0``) outside calls.
-
-    Every variable of the generated code is a float, and CPython runs float-with-float
-    arithmetic and comparisons on a fast path that an int operand misses. Python converts
-    the int to float for the arithmetic anyway, so the result is the same; the numbers
-    kept as they are: arguments of calls made of numbers alone (``_pow(x, 2)``: a function
-    may want an int), ``-0`` (it is 0, while ``-0.0`` is not) and ints no float equals.
-    """
-
-    def visit_Call(self, node: ast.Call) -> ast.expr:
-        node.args = [
-            self.visit(a) if any(isinstance(n, ast.Name) for n in ast.walk(a)) else a
-            for a in node.args
-        ]
-        return node
-
-    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
-        if isinstance(node.operand, ast.Constant) and node.operand.value == 0:
-            return node
-        node.operand = self.visit(node.operand)
-        return node
-
-    def visit_Constant(self, node: ast.Constant) -> ast.expr:
-        value = node.value
-        if type(value) is int and abs(value) < 2**53:
-            return ast.Constant(float(value))
-        return node
-
-
-def _float_literals(expression: str) -> str:
-    tree = _FloatLiterals().visit(ast.parse(expression, mode="eval"))
-    return ast.unparse(tree)
 
 
 def _emit(p: ops.Primitive, which: int, mode: lang.Mode, env: dict[str, str]) -> str:

@@ -126,11 +126,15 @@ def emit(
 
     ``variables`` maps each rule name (``x``, ``g``, ...) to the source it stands for;
     ``function`` maps a function name to the global the generated code calls.
-    In float modes ``**`` becomes ``_pow(a, b)`` (Python's ``**`` can return a complex
+    In float modes whole numbers become float literals (CPython's float-with-float fast
+    path) and ``**`` becomes ``_pow(a, b)`` (Python's ``**`` can return a complex
     number); in ``safe`` mode ``/`` becomes ``_div(a, b)``; in ``value`` mode comparisons
     look at ``.data`` through ``_data`` (``==`` on Values is identity).
     """
-    return ast.unparse(_Rewrite(mode, variables, function).visit(_copy(tree)))
+    rewritten = _Rewrite(mode, variables, function).visit(_copy(tree))
+    if mode != "value":
+        rewritten = _FloatLiterals().visit(rewritten)
+    return ast.unparse(rewritten)
 
 
 def _copy(tree: ast.expr) -> ast.expr:
@@ -174,3 +178,33 @@ class _Rewrite(ast.NodeTransformer):
 
 def _data(e: ast.expr) -> ast.expr:
     return ast.Call(func=ast.Name("_data"), args=[e], keywords=[])
+
+
+class _FloatLiterals(ast.NodeTransformer):
+    """Whole numbers as float literals (``x < 0`` becomes ``x < 0.0``) outside calls.
+
+    Every variable of the generated code is a float, and CPython runs float-with-float
+    arithmetic and comparisons on a fast path that an int operand misses. Python converts
+    the int to float for the arithmetic anyway, so the result is the same; the numbers
+    kept as they are: arguments of calls made of numbers alone (``_pow(x, 2)``: a function
+    may want an int), ``-0`` (it is 0, while ``-0.0`` is not) and ints no float equals.
+    """
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        node.args = [
+            self.visit(a) if any(isinstance(n, ast.Name) for n in ast.walk(a)) else a
+            for a in node.args
+        ]
+        return node
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        if isinstance(node.operand, ast.Constant) and node.operand.value == 0:
+            return node
+        node.operand = self.visit(node.operand)
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+        value = node.value
+        if type(value) is int and abs(value) < 2**53:
+            return ast.Constant(float(value))
+        return node
