@@ -59,7 +59,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from . import _generate, engine, lang, ops
-from .engine import NO_GRAD, Value, grad, to_float
+from .engine import NO_GRAD, Value, grad, to_float, topological
 
 __all__ = ["Compiled", "compile"]
 
@@ -156,29 +156,6 @@ def _unflatten(structure: Any, leaves: Iterable[Any]) -> Any:
     return build(structure)
 
 
-def _walk(roots: Sequence[Value]) -> list[Value]:
-    """All nodes the roots depend on, each after its inputs (depth first)."""
-    placed: dict[int, Value] = {}
-    entered: set[int] = set()
-    order: list[Value] = []
-    stack = list(reversed(roots))
-    while stack:
-        v = stack[-1]
-        key = id(v)
-        if key in placed:
-            stack.pop()
-        elif key in entered:
-            stack.pop()
-            placed[key] = v
-            order.append(v)
-        else:
-            entered.add(key)
-            for child in (v._b, v._a):  # first inputs first: the order the code was written
-                if child is not None and id(child) not in entered:
-                    stack.append(child)
-    return order
-
-
 # -- code generation ----------------------------------------------------------------------
 
 
@@ -233,7 +210,7 @@ class _Tape:
     ) -> None:
         arg_index = {id(a): i for i, a in enumerate(args)}
         guard_roots = [x for _, a, b, _ in guards for x in (a, b) if isinstance(x, Value)]
-        self.order = _walk([output, *guard_roots])
+        self.order = topological([output, *guard_roots])
         self.output = output
         self.params: list[Value] = []
         self.names: dict[int, str] = {}
@@ -264,7 +241,7 @@ class _Tape:
             self.names[id(v)] = f"v{i}"
         self.guards = guards
         # which nodes the output's gradient flows back to
-        self.in_backward = {id(v) for v in _walk([output])}
+        self.in_backward = {id(v) for v in topological([output])}
 
     def name(self, v: Any) -> str:
         return self.names[id(v)] if isinstance(v, Value) else _literal(float(v))

@@ -19,7 +19,7 @@ import itertools
 import numbers
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -352,6 +352,35 @@ def _reverse_topological(root: Value) -> tuple[list[Value], int]:
                     stack.append(b)
     order.reverse()
     return order, enter
+
+
+def topological(roots: Iterable[Value], stop: Collection[Value] = ()) -> list[Value]:
+    """Every node the roots depend on, each after all of its inputs (first inputs first).
+
+    An iterative walk that leaves the nodes untouched (the backward pass marks them), so
+    tools (diagrams, ``compile``, forward mode) can call it at any time. Nodes in ``stop``
+    are listed but their inputs are not followed. Constants are included.
+    """
+    stopped = {id(v) for v in stop}
+    placed: set[int] = set()
+    entered: set[int] = set()
+    order: list[Value] = []
+    stack = list(roots)[::-1]
+    while stack:
+        v = stack[-1]
+        key = id(v)
+        if key in placed:  # pushed by more than one user
+            stack.pop()
+        elif key in entered or key in stopped:  # its inputs are placed: place it
+            stack.pop()
+            placed.add(key)
+            order.append(v)
+        else:
+            entered.add(key)
+            for u in (v._b, v._a):  # pushed last, visited first
+                if u is not None and id(u) not in entered:
+                    stack.append(u)
+    return order
 
 
 def _check_gradient(gradient: object, create_graph: bool) -> Any:

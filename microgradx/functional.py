@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from . import _generate, lang, ops
-from .engine import NO_GRAD, Value, _generated, enable_grad, grad, to_float
+from .engine import NO_GRAD, Value, _generated, enable_grad, grad, to_float, topological
 
 __all__ = ["NewtonResult", "derivative", "hessian", "hvp", "jvp", "newton", "value_and_grad"]
 
@@ -267,28 +267,9 @@ def _tangent_source(prims: list[ops.Primitive]) -> str:
 
 def _forward_order(outputs: list[Value], stop: set[Value]) -> list[Value]:
     """The non-leaf nodes the outputs depend on, each after its inputs; ``stop`` nodes
-    (the primals) count as leaves. Iterative depth-first search."""
-    order: list[Value] = []
-    done: set[Value] = set(stop)
-    entered: set[Value] = set()
-    stack = [y for y in reversed(outputs) if y._mark != NO_GRAD]
-    while stack:
-        v = stack[-1]
-        if v in done:  # placed already (it was pushed by more than one user)
-            stack.pop()
-        elif v in entered:  # all its inputs are placed: place it
-            stack.pop()
-            done.add(v)
-            order.append(v)
-        elif v._code == 0:
-            stack.pop()
-            done.add(v)
-        else:
-            entered.add(v)
-            for a in (v._a, v._b):
-                if a is not None and a._mark != NO_GRAD and a not in done:
-                    stack.append(a)
-    return order
+    (the primals) count as leaves."""
+    roots = [y for y in outputs if y._mark != NO_GRAD]
+    return [v for v in topological(roots, stop) if v._code != 0 and v not in stop]
 
 
 def _tangents_float(

@@ -21,6 +21,7 @@ from typing import Any
 
 import graphviz  # type: ignore[import-untyped]
 
+from . import engine
 from .engine import Value
 
 __all__ = [
@@ -83,23 +84,7 @@ def topological(root: Value | Iterable[Value]) -> list[Value]:
     Constants lifted from numbers are included. The graph's own bookkeeping is not touched,
     so this is safe to call at any time.
     """
-    order: list[Value] = []
-    placed: set[int] = set()
-    entered: set[int] = set()
-    stack = list(reversed(_roots(root, "topological()")))
-    while stack:
-        v = stack[-1]
-        key = id(v)
-        if key in placed:
-            stack.pop()
-        elif key in entered:
-            stack.pop()
-            placed.add(key)
-            order.append(v)
-        else:
-            entered.add(key)
-            stack.extend(x for x in reversed(v.inputs) if id(x) not in entered)
-    return order
+    return engine.topological(_roots(root, "topological()"))
 
 
 def path_between(source: Value | Iterable[Value], root: Value) -> set[Value]:

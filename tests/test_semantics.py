@@ -622,3 +622,21 @@ def test_real_numbers_are_stored_as_python_float(given: object, expected: float)
     assert type(w.data) is float and w.data == 1.0 + expected
     w = given * Value(1.0)  # type: ignore[operator]
     assert type(w.data) is float and w.data == expected
+
+
+def test_topological_lists_each_node_once_after_its_inputs_and_touches_nothing() -> None:
+    from microgradx.engine import topological
+
+    x, y = Value(2.0), Value(3.0)
+    s = x * y
+    z = (s + s) * x + 1.0
+    marks = [v._mark for v in (x, y, s, z)]
+    order = topological([z])
+    assert len(order) == len({id(v) for v in order}) == 7  # x, y, s, s+s, 1.0, *, +
+    position = {id(v): i for i, v in enumerate(order)}
+    assert all(position[id(u)] < position[id(v)] for v in order for u in v.inputs)
+    assert order[0] is x and order[-1] is z
+    assert [v._mark for v in (x, y, s, z)] == marks
+    assert s not in topological([z], stop=[s])[:1]
+    stopped = topological([z], stop=[s])
+    assert s in stopped and x in stopped and y not in stopped
