@@ -39,7 +39,6 @@ _BINOPS: dict[type[ast.operator], Callable[[Value, Value | float], Value]] = {
     ast.Div: lambda a, b: a / b,
     ast.Pow: lambda a, b: a**b,
 }
-_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
 
 class ExpressionError(ValueError):
@@ -72,9 +71,7 @@ class Expression:
         missing = [v for v in self.variables if v not in values]
         if missing:
             raise ExpressionError(f"no value given for {', '.join(missing)}")
-        env = {
-            k: v if isinstance(v, Value) else Value(float(v), label=k) for k, v in values.items()
-        }
+        env = {k: v if isinstance(v, Value) else Value(v, label=k) for k, v in values.items()}
         result = _apply(self.tree, env, functions())
         return result if isinstance(result, Value) else Value(result)
 

@@ -252,3 +252,8 @@ def test_any_text_is_parsed_or_refused_cleanly(source: str) -> None:
         assert "\n" not in str(e)
     else:
         assert all(v.isidentifier() for v in expression.variables)
+
+
+def test_evaluate_refuses_a_value_that_is_not_a_number() -> None:
+    with pytest.raises(TypeError, match="got str"):
+        parse("x + 1").evaluate({"x": "2"})  # type: ignore[dict-item]
