@@ -1,10 +1,10 @@
 """The command-line tool: differentiate an expression, or draw its graph.
 
-.. code-block:: text
-
-    microgradx diff "x**3 - 5*x**2 + 7*x - 1" --at x=1 --order 2
-    microgradx diff "x*y + exp(x)" --at x=1,y=2 --order 2      # gradient and Hessian
-    microgradx draw "(a*b + c) * f" --at a=2,b=-3,c=10,f=-2 -o graph.svg
+```text
+microgradx diff "x**3 - 5*x**2 + 7*x - 1" --at x=1 --order 2
+microgradx diff "x*y + exp(x)" --at x=1,y=2 --order 2      # gradient and Hessian
+microgradx draw "(a*b + c) * f" --at a=2,b=-3,c=10,f=-2 -o graph.svg
+```
 
 Expressions are checked by :mod:`microgradx.expr` (never ``eval``). Anything refused, or a
 missing value, ends with a one-line message on stderr and exit code 2.
@@ -117,15 +117,10 @@ def _diff(args: argparse.Namespace) -> list[str]:
             lines.append("Hessian:")
             rows = [[_number(h.data) for h in _derivative(g, inputs, 2)] for g in gradient]
             width = max(len(c) for c in [*names, *(c for r in rows for c in r)])
-            lines.append(
-                "  "
-                + " " * len(max(names, key=len))
-                + "  "
-                + "  ".join(n.rjust(width) for n in names)
-            )
+            pad = max(len(n) for n in names)
+            lines.append(" " * (pad + 4) + "  ".join(n.rjust(width) for n in names))
             for n, row in zip(names, rows, strict=True):
-                cells = "  ".join(c.rjust(width) for c in row)
-                lines.append(f"  {n.ljust(len(max(names, key=len)))}  {cells}")
+                lines.append(f"  {n.ljust(pad)}  " + "  ".join(c.rjust(width) for c in row))
     return lines
 
 
