@@ -207,13 +207,3 @@ def test_make_figures_runs_the_demos_and_draws_the_extra_figures(
     ]
     graph = (tmp_path / "backprop" / "graph.svg").read_text()
     assert "grad 6.0000" in graph and "grad &#45;4.0000" in graph  # dL/da and dL/db
-
-
-def test_moons_full_run_reaches_100_percent(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    # the main job at its real size (only the picture's grid is coarse): ~15 s
-    lines = run("moons", capsys, "--resolution", "10", "--out", str(tmp_path))
-    assert lines[0].startswith("trained MLP(2, [16, 16, 1]) (337 parameters) on 100 points")
-    loss, accuracy = lines[1].removeprefix("final loss ").split(", accuracy ")
-    assert accuracy == "100.0%" and float(loss) < 0.05
