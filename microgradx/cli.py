@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .engine import Value, grad
+from .engine import Value, grad, topological
 from .expr import Expression, ExpressionError, parse
 
 __all__ = ["main"]
@@ -61,23 +61,12 @@ def _bind(expression: Expression, at: dict[str, float]) -> dict[str, Value]:
     return {name: Value(at[name], label=name) for name in expression.variables}
 
 
-def _size(roots: list[Value]) -> int:
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        v = stack.pop()
-        if id(v) not in seen:
-            seen.add(id(v))
-            stack.extend(v.inputs)
-    return len(seen)
-
-
 def _derivative(y: Value, xs: list[Value], order: int) -> list[Value]:
     # d y / d x for each x, as Values that can be differentiated again
     if not y.requires_grad:
         return [Value(0.0) for _ in xs]
     gs = grad(y, xs, create_graph=True, allow_unused=True)
-    nodes = _size(gs)
+    nodes = len(topological(gs))
     if nodes > MAX_NODES:
         raise UsageError(
             f"the derivatives of order {order} already take {nodes} graph nodes "
