@@ -41,24 +41,11 @@ def load_demo(name: str) -> ModuleType:
 
 def backprop_figures(out: Path) -> list[Path]:
     """The graph of (a*b + c) * f and of one tanh neuron, with data and gradients."""
-    from microgradx import Value
+    from microgradx.examples import expression, neuron
     from microgradx.viz import draw_dot, render
 
-    a, b, c, f = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c"), Value(-2.0, "f")
-    e = a * b
-    e.label = "e"
-    d = e + c
-    d.label = "d"
-    loss = d * f
-    loss.label = "L"
-    loss.backward()
-    x1, x2 = Value(2.0, "x1"), Value(0.0, "x2")
-    w1, w2 = Value(-3.0, "w1"), Value(1.0, "w2")
-    n = x1 * w1 + x2 * w2 + Value(6.8813735870195432, "b")
-    n.label = "n"
-    o = n.tanh()
-    o.label = "out"
-    o.backward()
+    loss, _ = expression()
+    o, _ = neuron()
     return [
         render(draw_dot(loss), out / "graph.svg"),
         render(draw_dot(o), out / "neuron.svg"),
@@ -79,33 +66,12 @@ def gradient_figures(out: Path) -> list[Path]:
 
 def howto_figures(out: Path) -> list[Path]:
     """The figures of the how-to pages, from the same calls the pages show."""
-    from microgradx import Value
+    from microgradx.examples import expression, neuron
     from microgradx.plot import plot_derivative, plot_descent, plot_descent_2d
     from microgradx.viz import draw_dot, render
 
-    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
-    c, f = Value(10.0, label="c"), Value(-2.0, label="f")
-    e = a * b
-    e.label = "e"
-    d = e + c
-    d.label = "d"
-    loss = d * f
-    loss.label = "L"
-    loss.backward()
-    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
-    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
-    bias = Value(6.8813735870195432, label="b")
-    x1w1 = x1 * w1
-    x1w1.label = "x1*w1"
-    x2w2 = x2 * w2
-    x2w2.label = "x2*w2"
-    s = x1w1 + x2w2
-    s.label = "x1*w1 + x2*w2"
-    n = s + bias
-    n.label = "n"
-    o = n.tanh()
-    o.label = "o"
-    o.backward()
+    loss, _ = expression()
+    o, _ = neuron()
     written = [
         render(draw_dot(loss), out / "graph_expression.svg"),
         render(draw_dot(loss), out / "graph_expression.png"),

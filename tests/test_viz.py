@@ -11,6 +11,7 @@ import pytest
 
 import microgradx
 from microgradx import Value, draw_dot, render, viz
+from microgradx.examples import expression
 from microgradx.viz import RendererNotFound, path_between, to_svg, topological, trace
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -29,20 +30,6 @@ def no_system_dot(monkeypatch: pytest.MonkeyPatch) -> None:
 def no_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(viz, "_system_dot", lambda: None)
     monkeypatch.setattr(viz, "_graphviz_pure", lambda: None)
-
-
-def expression() -> tuple[Value, dict[str, Value]]:
-    """L = (a*b + c) * f with micrograd's numbers, after L.backward()."""
-    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
-    c, f = Value(10.0, label="c"), Value(-2.0, label="f")
-    e = a * b
-    e.label = "e"
-    d = e + c
-    d.label = "d"
-    loss = d * f
-    loss.label = "L"
-    loss.backward()
-    return loss, {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f, "L": loss}
 
 
 def records(source: str) -> dict[str, str]:
