@@ -4,7 +4,7 @@ Every op in :mod:`microgradx.ops` is one forward expression and one rule per inp
 module writes them into Python source once (and again when an op is registered):
 
 * one method per operator (``__add__``, ``__radd__``, ``exp``, ...), with the forward
-  expression inlined;
+  expression inlined (in a class body, copied onto ``Value``);
 * ``backward_kernel``: one loop over the nodes with one branch per op, each rule inlined
   on plain floats, the most used ops tested first;
 * ``value_rules``: the same rules as functions on Values, for ``create_graph=True``.
@@ -17,6 +17,7 @@ with IEEE 754 results (``1/0 = inf``). The common case pays nothing for that.
 from __future__ import annotations
 
 import ast
+import textwrap
 from typing import Any
 
 from . import ieee, lang, ops
@@ -83,7 +84,10 @@ class Generated:
                     )
                 methods[m] = (p, i)
         parts = [_forward(p, f"_apply_{p.name}", lift_self=True) for p in ops.REGISTRY]
-        parts += [_forward(p, m, reflected=i == 1) for m, (p, i) in methods.items()]
+        # the methods live in a class body, so that no method name (a user op may choose
+        # any) can replace a global the generated code uses, such as `_pow`
+        body = [_forward(p, m, reflected=i == 1) for m, (p, i) in methods.items()]
+        parts.append("class ValueMethods:\n" + textwrap.indent("\n\n".join(body) or "pass", "    "))
         parts.append(_kernel(ops.REGISTRY))
         source = "\n\n".join(parts) + "\n"
         ns = self.namespace()
@@ -99,7 +103,7 @@ class Generated:
         for m in set(self.installed) - set(methods):
             delattr(self.Value, m)
         for m in methods:
-            setattr(self.Value, m, ns[m])
+            setattr(self.Value, m, ns["ValueMethods"].__dict__[m])
         self.installed = {m: p.name for m, (p, _) in methods.items()}
         self.backward_kernel = ns["backward_kernel"]
         self.value_rules = rules

@@ -199,12 +199,12 @@ _tokens: contextvars.ContextVar[tuple[contextvars.Token[bool], ...]] = contextva
 
 
 class _SwitchState:
-    # how many no_grad blocks are open anywhere; while none is, ops skip the context lookup.
-    # An instance, not a class: CPython 3.11 caches attribute reads on instances, and every
-    # op reads `disabled`
+    # whether no_grad() was ever entered in this process; until it is, ops skip the context
+    # lookup. It stays set: a task or a copied context made inside no_grad() keeps grad off
+    # after the block has closed. An instance, not a class: CPython 3.11 caches attribute
+    # reads on instances, and every op reads `disabled`
     def __init__(self) -> None:
-        self.disabled = 0
-        self.lock = threading.Lock()
+        self.disabled = False
 
 
 _Switch = _SwitchState()
@@ -220,8 +220,7 @@ class _GradMode:
         # entered by several threads or tasks at once
         _tokens.set((*_tokens.get(), _enabled.set(self.enabled)))
         if not self.enabled:
-            with _Switch.lock:
-                _Switch.disabled += 1
+            _Switch.disabled = True
 
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
@@ -229,9 +228,6 @@ class _GradMode:
         *outer, token = _tokens.get()
         _tokens.set(tuple(outer))
         _enabled.reset(token)
-        if not self.enabled:
-            with _Switch.lock:
-                _Switch.disabled -= 1
 
     @overload
     def __new__(cls: type[_Mode], fn: None = None) -> _Mode: ...

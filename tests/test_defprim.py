@@ -304,3 +304,14 @@ def test_failed_registration_keeps_earlier_user_ops_working():
     y = getattr(x, name)() + square(x)
     y.backward()
     assert (y.data, x.grad) == (18.0, 12.0)
+
+
+def test_a_method_name_cannot_replace_what_the_generated_code_uses() -> None:
+    # the generated code calls globals such as _pow, _div, _lift and _data
+    defprim("_test_method_pow", "x * 2", "g * 2", methods=("_pow",))
+    defprim("_test_method_div", "x * 3", "g * 3", methods=("_div",))
+    defprim("_test_method_lift", "x * 4", "g * 4", methods=("_lift",))
+    assert (Value(3.0) ** 2).data == 9.0
+    assert (Value(1.0) / 0).data == math.inf
+    assert (Value(1.0) + 2).data == 3.0
+    assert Value(3.0)._pow().data == 6.0  # type: ignore[operator]

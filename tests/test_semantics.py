@@ -639,3 +639,27 @@ def test_topological_lists_each_node_once_after_its_inputs_and_touches_nothing()
     assert [v._mark for v in (x, y, s, z)] == marks
     stopped = topological([z], stop=[s])
     assert s in stopped and x in stopped and y not in stopped
+
+
+def test_a_task_made_inside_no_grad_records_nothing_after_the_block_closed() -> None:
+    import asyncio
+    import contextvars
+
+    from microgradx import is_grad_enabled
+
+    x = Value(1.0)
+
+    async def work() -> tuple[bool, bool]:
+        await asyncio.sleep(0.01)
+        return is_grad_enabled(), (x * 2).requires_grad
+
+    async def main() -> tuple[bool, bool]:
+        with no_grad():
+            task = asyncio.create_task(work())
+        return await task
+
+    assert asyncio.run(main()) == (False, False)
+    with no_grad():
+        ctx = contextvars.copy_context()
+    assert ctx.run(lambda: (x * 2).requires_grad) is False
+    assert (x * 2).requires_grad  # and here, outside, grad is on again
