@@ -65,8 +65,10 @@ def exp(x: float) -> float:
         return inf
 
 
-def log(x: float) -> float:
-    """Natural logarithm: ``log(0) = -inf``, ``log(x < 0) = nan``."""
+def log(x: float, base: float | None = None) -> float:
+    """Natural logarithm (or to ``base``): ``log(0) = -inf``, ``log(x < 0) = nan``."""
+    if base is not None:
+        return div(log(x), log(base))
     try:
         return math.log(x)
     except ValueError:
@@ -122,17 +124,47 @@ def relu(x: float) -> float:
     return 0.0 if x <= 0.0 else x
 
 
-def guarded(f: Callable[..., float]) -> Callable[..., float]:
-    """Wrap a ``math`` function so that a domain error gives ``nan`` and overflow ``inf``."""
+def _nan(*args: float) -> float:
+    return nan
+
+
+def _inf(*args: float) -> float:
+    return inf
+
+
+def guarded(
+    f: Callable[..., float],
+    domain: Callable[..., float] = _nan,
+    overflow: Callable[..., float] = _inf,
+) -> Callable[..., float]:
+    """Wrap a ``math`` function: on a domain error return ``domain(*args)`` (default nan),
+    on overflow ``overflow(*args)`` (default inf)."""
 
     def safe(*args: float) -> float:
         try:
             return f(*args)
         except ValueError:
-            return nan
+            return domain(*args)
         except OverflowError:
-            return inf
+            return overflow(*args)
 
     safe.__name__ = getattr(f, "__name__", "safe")
-    safe.__doc__ = f"IEEE version of {safe.__name__}: nan on a domain error, inf on overflow."
+    safe.__doc__ = f"IEEE version of {safe.__name__}: no ValueError or OverflowError."
     return safe
+
+
+def _pole_at_zero(x: float, *base: float) -> float:
+    return -inf if x == 0.0 else nan
+
+
+# the math functions whose poles or overflows have an answer other than nan / +inf
+SPECIAL: dict[str, Callable[..., float]] = {
+    "log2": guarded(math.log2, _pole_at_zero),
+    "log10": guarded(math.log10, _pole_at_zero),
+    "log1p": guarded(math.log1p, lambda x: -inf if x == -1.0 else nan),
+    "atanh": guarded(math.atanh, lambda x: math.copysign(inf, x) if abs(x) == 1.0 else nan),
+    "lgamma": guarded(math.lgamma, _inf),  # its poles: 0, -1, -2, ...
+    "gamma": guarded(math.gamma, lambda x: math.copysign(inf, x) if x == 0.0 else nan),
+    "sinh": guarded(math.sinh, overflow=lambda x: math.copysign(inf, x)),
+    "ldexp": guarded(math.ldexp, overflow=lambda x, i: math.copysign(inf, x)),
+}

@@ -31,6 +31,7 @@ LIBRARY: dict[str, tuple[FloatFn, FloatFn, bool]] = {
     for name, fn in vars(math).items()
     if callable(fn) and not name.startswith("_")
 }
+LIBRARY.update({name: (getattr(math, name), safe, True) for name, safe in ieee.SPECIAL.items()})
 LIBRARY.update(
     exp=(math.exp, ieee.exp, True),
     log=(math.log, ieee.log, True),
@@ -99,6 +100,18 @@ def _float_function(tree: ast.expr, arity: int, mode: lang.Mode) -> FloatFn:
     return fn
 
 
+def _gives_float(f: FloatFn, arity: int) -> bool:
+    try:
+        return type(f(*[0.5] * arity)) is float
+    except Exception:  # undefined at 0.5: no sign of a non-float result
+        return True
+
+
+def _as_float(f: FloatFn) -> FloatFn:
+    """``f`` with its result converted to float (a forward must give floats)."""
+    return lambda *args: float(f(*args))
+
+
 def library_namespace() -> dict[str, Any]:
     """Globals that generated float code needs: ``_lf_NAME`` (fast), ``_ls_NAME`` (safe)."""
     ns: dict[str, Any] = {"_pow": ieee.pow, "_div": ieee.div}
@@ -162,14 +175,25 @@ def _register(
         fast = _float_function(tree, arity, "fast")
         safe = _float_function(tree, arity, "safe")
         raises = lang.may_raise(tree, lambda f: LIBRARY[f][2])
+        if not _gives_float(safe, arity):  # floor(x) gives an int, x > 0 a bool
+            tree, fast, safe, raises = None, _as_float(safe), _as_float(safe), False
     elif callable(forward):
-        tree, fast, safe, raises = None, forward, forward, False
+        tree, fast, safe, raises = None, _as_float(forward), _as_float(forward), False
     else:
         raise TypeError(
             f"forward must be an expression string or a function, got {type(forward).__name__}"
         )
     functions = known | set(HELPERS) | {name}
     trees = tuple(lang.parse(r, [*inputs, "out", "g"], functions) for r in vjps)
+    arities = {f: BY_NAME[f].arity for f in known if f in BY_NAME} | dict.fromkeys(HELPERS, 1)
+    for r, t in zip(vjps, trees, strict=True):
+        for call in (n for n in ast.walk(t) if isinstance(n, ast.Call)):
+            assert isinstance(call.func, ast.Name)
+            wanted = arity if call.func.id == name else arities.get(call.func.id)
+            if wanted is not None and len(call.args) != wanted:
+                raise lang.RuleError(
+                    f"{call.func.id}() takes {wanted} argument(s), got {len(call.args)} in {r!r}"
+                )
     prim = Primitive(
         name, forward, tuple(vjps), symbol or name, methods, len(REGISTRY) + 1,
         tree, trees, fast, safe, raises,

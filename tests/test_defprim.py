@@ -315,3 +315,42 @@ def test_a_method_name_cannot_replace_what_the_generated_code_uses() -> None:
     assert (Value(1.0) / 0).data == math.inf
     assert (Value(1.0) + 2).data == 3.0
     assert Value(3.0)._pow().data == 6.0  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("forward", "x0", "expected"),
+    [
+        ("log2(x)", 0.0, -math.inf),
+        ("log10(x)", 0.0, -math.inf),
+        ("log(x, 2)", 0.0, -math.inf),
+        ("log1p(x)", -1.0, -math.inf),
+        ("log1p(x)", -2.0, math.nan),
+        ("atanh(x)", 1.0, math.inf),
+        ("atanh(x)", -1.0, -math.inf),
+        ("lgamma(x)", -2.0, math.inf),
+        ("sinh(x)", -1000.0, -math.inf),
+        ("cosh(x)", -1000.0, math.inf),
+        ("acos(x)", 2.0, math.nan),
+    ],
+)
+def test_user_ops_on_math_functions_give_ieee_results(
+    forward: str, x0: float, expected: float
+) -> None:
+    op = defprim(f"_test_ieee_{uuid.uuid4().hex[:8]}", forward, "g")
+    got = op(x0).data
+    assert math.isnan(got) if math.isnan(expected) else got == expected
+
+
+def test_a_forward_that_gives_ints_or_bools_stores_floats() -> None:
+    floor = defprim("_test_floor", "floor(x)", "0.0 * g")
+    positive = defprim("_test_positive", "x > 0", "0.0 * g")
+    assert type(floor(2.7).data) is float and floor(2.7).data == 2.0
+    assert type(positive(2.0).data) is float and positive(2.0).data == 1.0
+    assert (floor(Value(2.5)) / 2).data == 1.0
+
+
+def test_a_rule_calling_an_op_with_the_wrong_number_of_arguments_is_refused() -> None:
+    before = list(ops.REGISTRY)
+    with pytest.raises(RuleError, match=r"exp\(\) takes 1 argument\(s\), got 2"):
+        defprim("_test_bad_arity", "x", "g * exp(x, x)")
+    assert before == ops.REGISTRY
