@@ -168,12 +168,9 @@ def _forward(p: ops.Primitive, fname: str, reflected: bool = False, lift_self: b
 def _kernel(prims: list[ops.Primitive]) -> str:
     """The first-order backward pass on floats: one branch per primitive."""
     lines = [
-        "def backward_kernel(order, accumulate):",
+        "def backward_kernel(order):",
         "    for v in order:",
         "        g = v._adj",
-        "        if accumulate:",
-        "            v.grad += g",
-        "            v._adj = 0.0  # spent: drop the float (grad() keeps it, to read it)",
         "        code = v._code",
     ]
     for k, p in enumerate(prims):

@@ -131,6 +131,8 @@ class Value:
         """Backpropagate from this node: add d(self)/d(node) * gradient to every ``node.grad``.
 
         Each call computes fresh adjoints, so two calls give exactly twice the gradient.
+        The gradients are added only once the whole pass has succeeded: an error leaves
+        every ``.grad`` as it was. A ``.grad`` of ``None`` counts as no gradient yet.
         With ``create_graph=True`` the gradients are Values that can be differentiated
         again (note: this stores graph references in ``.grad``, as in PyTorch).
         """
@@ -408,7 +410,12 @@ def _backpropagate(
                     v.grad = v.grad + g
         return order, mark, adjoints
     root._adj = seed
-    _generated.backward_kernel(order, accumulate)
+    _generated.backward_kernel(order)
+    if accumulate:  # only now that the pass succeeded: an error leaves every .grad as it was
+        for v in order:
+            g = v._adj
+            v._adj = 0.0  # spent: drop the float
+            v.grad = g if v.grad is None else v.grad + g  # None: no gradient yet (PyTorch)
     return order, mark, None
 
 

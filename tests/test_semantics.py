@@ -663,3 +663,26 @@ def test_a_task_made_inside_no_grad_records_nothing_after_the_block_closed() -> 
         ctx = contextvars.copy_context()
     assert ctx.run(lambda: (x * 2).requires_grad) is False
     assert (x * 2).requires_grad  # and here, outside, grad is on again
+
+
+def test_a_failed_backward_changes_no_grad() -> None:
+    from microgradx import defprim
+
+    def boom(x: float) -> float:
+        raise RuntimeError("boom")
+
+    explode = defprim("_test_explode", boom, "g")  # its forward raises when a rule calls it
+    twice = defprim("_test_calls_explode", "2 * x", "g * 2 + 0 * _test_explode(x)")
+    a, b = Value(1.0), Value(2.0)
+    y = twice(a * b) + a
+    with pytest.raises(RuntimeError, match="boom"):
+        y.backward()
+    assert (a.grad, b.grad, y.grad) == (0.0, 0.0, 0.0)
+    del explode
+
+
+def test_a_grad_set_to_none_counts_as_no_gradient_yet() -> None:
+    a, b = Value(1.0), Value(2.0)
+    a.grad = None  # PyTorch's zero_grad(set_to_none=True) habit
+    (a * b).backward()
+    assert (a.grad, b.grad) == (2.0, 1.0)
