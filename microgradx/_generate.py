@@ -52,6 +52,7 @@ class Generated:
         self.installed: dict[str, str] = {}  # Value method -> primitive name
         self.source = ""
         self.backward_kernel: Any = None
+        self.kernel_accumulates = True
         self.value_rules: list[tuple[Any, ...]] = []
         self.rebuild()
 
@@ -62,7 +63,7 @@ class Generated:
         ns.update(
             _Value=self.Value, _new=object.__new__, _lift=lift, _Switch=_Switch,
             _enabled=_enabled, _NO_GRAD=NO_GRAD, _ERRORS=(ArithmeticError, ValueError),
-            _data=_data,
+            _data=_data, _first_grad=_first_grad,
         )  # fmt: skip
         for name, fn in ops.HELPERS.items():
             ns[f"_hf_{name}"] = fn
@@ -106,6 +107,7 @@ class Generated:
             setattr(self.Value, m, ns["ValueMethods"].__dict__[m])
         self.installed = {m: p.name for m, (p, _) in methods.items()}
         self.backward_kernel = ns["backward_kernel"]
+        self.kernel_accumulates = not can_fail(ops.REGISTRY)
         self.value_rules = rules
         self.source = source
 
@@ -165,14 +167,45 @@ def _forward(p: ops.Primitive, fname: str, reflected: bool = False, lift_self: b
     return "\n".join(lines)
 
 
+def can_fail(prims: list[ops.Primitive]) -> bool:
+    """Whether some rule calls an op whose forward is a Python function (it may raise).
+
+    Every other rule gives IEEE results and cannot raise, so the kernel can add to
+    ``.grad`` as it goes: no error can stop a pass halfway.
+    """
+    opaque = {p.name for p in prims if p.forward_tree is None}
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in opaque
+        for p in prims
+        for t in p.vjp_trees
+        for n in ast.walk(t)
+    )
+
+
+def _first_grad(grad: Any, g: float) -> float:
+    if grad is None:  # PyTorch's "no gradient yet"
+        return g
+    raise TypeError(f"a Value's .grad must be a number or None, got {type(grad).__name__}")
+
+
 def _kernel(prims: list[ops.Primitive]) -> str:
-    """The first-order backward pass on floats: one branch per primitive."""
-    lines = [
-        "def backward_kernel(order):",
-        "    for v in order:",
-        "        g = v._adj",
-        "        code = v._code",
-    ]
+    """The first-order backward pass on floats: one branch per primitive.
+
+    With ``accumulate`` each node's adjoint is added to its ``.grad`` (and released) as the
+    pass reaches it, unless a rule can fail (:func:`can_fail`): then the engine adds them
+    after the pass, so that an error leaves every ``.grad`` as it was.
+    """
+    lines = ["def backward_kernel(order, accumulate):", "    for v in order:", "        g = v._adj"]
+    if not can_fail(prims):
+        lines += [
+            "        if accumulate:",
+            "            v._adj = 0.0  # spent: drop the float",
+            "            try:",
+            "                v.grad += g",
+            "            except TypeError:",
+            "                v.grad = _first_grad(v.grad, g)",
+        ]
+    lines.append("        code = v._code")
     for k, p in enumerate(prims):
         lines.append(f"        {'if' if k == 0 else 'elif'} code == {p.code}:  # {p.name}")
         args = ["a", "b"][: p.arity]

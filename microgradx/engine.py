@@ -131,8 +131,9 @@ class Value:
         """Backpropagate from this node: add d(self)/d(node) * gradient to every ``node.grad``.
 
         Each call computes fresh adjoints, so two calls give exactly twice the gradient.
-        The gradients are added only once the whole pass has succeeded: an error leaves
-        every ``.grad`` as it was. A ``.grad`` of ``None`` counts as no gradient yet.
+        No built-in rule can fail, so a pass always completes; when a user op's rule calls
+        a Python function (which may raise), the gradients are added only after the whole
+        pass has succeeded. A ``.grad`` of ``None`` counts as no gradient yet (PyTorch).
         With ``create_graph=True`` the gradients are Values that can be differentiated
         again (note: this stores graph references in ``.grad``, as in PyTorch).
         """
@@ -410,8 +411,9 @@ def _backpropagate(
                     v.grad = v.grad + g
         return order, mark, adjoints
     root._adj = seed
-    _generated.backward_kernel(order)
-    if accumulate:  # only now that the pass succeeded: an error leaves every .grad as it was
+    _generated.backward_kernel(order, accumulate)
+    if accumulate and not _generated.kernel_accumulates:
+        # a rule may raise (it calls a Python function): add only now that the pass succeeded
         for v in order:
             g = v._adj
             v._adj = 0.0  # spent: drop the float

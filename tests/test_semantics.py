@@ -686,3 +686,27 @@ def test_a_grad_set_to_none_counts_as_no_gradient_yet() -> None:
     a.grad = None  # PyTorch's zero_grad(set_to_none=True) habit
     (a * b).backward()
     assert (a.grad, b.grad) == (2.0, 1.0)
+
+
+def test_a_grad_of_none_in_a_fresh_process() -> None:
+    # in a fresh process no rule can fail, so the kernel adds to .grad as it goes
+    import subprocess
+
+    code = (
+        "from microgradx import Value, engine\n"
+        "assert engine._generated.kernel_accumulates\n"
+        "a, b = Value(1.0), Value(2.0)\n"
+        "a.grad = None\n"
+        "(a * b).backward()\n"
+        "print(a.grad, b.grad)\n"
+        "a.grad = 'x'\n"
+        "try:\n"
+        "    (a * b).backward()\n"
+        "except TypeError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "2.0 1.0",
+        "a Value's .grad must be a number or None, got str",
+    ]
