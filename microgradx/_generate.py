@@ -188,6 +188,29 @@ def _first_grad(grad: Any, g: float) -> float:
     raise TypeError(f"a Value's .grad must be a number or None, got {type(grad).__name__}")
 
 
+def branch_head(k: int, p: ops.Primitive, inputs: list[str]) -> list[str]:
+    """The ``elif code == K:`` line of a per-op branch of a kernel over ``v``, and the
+    loads of the rule names ``x``, ``y``, ``out`` that the op's rules use; ``inputs`` are
+    the expressions for the op's inputs (the branch binds bare names like ``a`` itself)."""
+    lines = [f"        {'if' if k == 0 else 'elif'} code == {p.code}:  # {p.name}"]
+    lines += [f"            {i} = v._{i}" for i in inputs if i.isidentifier()]
+    used = set().union(*(lang.names_used(t) for t in p.vjp_trees))
+    for var, src in zip(("x", "y"), inputs, strict=False):
+        if var in used:
+            lines.append(f"            {var} = {src}.data")
+    if "out" in used:
+        lines.append("            out = v.data")
+    return lines
+
+
+def rule_code(tree: ast.expr) -> tuple[str, str | None]:
+    """A rule on floats: its fast form, and its IEEE-safe form when the fast one can raise."""
+    fast = lang.emit(tree, "fast", {}, _function_names("fast"))
+    if not lang.may_raise(tree, _raises):
+        return fast, None
+    return fast, lang.emit(tree, "safe", {}, _function_names("safe"))
+
+
 def _kernel(prims: list[ops.Primitive]) -> str:
     """The first-order backward pass on floats: one branch per primitive.
 
@@ -207,17 +230,11 @@ def _kernel(prims: list[ops.Primitive]) -> str:
         ]
     lines.append("        code = v._code")
     for k, p in enumerate(prims):
-        lines.append(f"        {'if' if k == 0 else 'elif'} code == {p.code}:  # {p.name}")
         args = ["a", "b"][: p.arity]
-        lines += [f"            {a} = v._{a}" for a in args]
-        used = set().union(*(lang.names_used(t) for t in p.vjp_trees))
-        for var, src in (("x", "a.data"), ("y", "b.data"), ("out", "v.data")):
-            if var in used and (var != "y" or p.arity == 2):
-                lines.append(f"            {var} = {src}")
+        lines += branch_head(k, p, args)
         for arg, tree in zip(args, p.vjp_trees, strict=True):
-            fast = lang.emit(tree, "fast", {}, _function_names("fast"))
-            if lang.may_raise(tree, _raises):
-                safe = lang.emit(tree, "safe", {}, _function_names("safe"))
+            fast, safe = rule_code(tree)
+            if safe is not None:
                 lines.append(f"            if {arg}._mark != _NO_GRAD:")
                 lines += _guarded(
                     f"{arg}._adj", f"{arg}._adj + {fast}", f"{arg}._adj + {safe}", " " * 16

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from . import _generate, lang, ops
+from . import _generate, ops
 from .engine import NO_GRAD, Value, _generated, enable_grad, grad, to_float, topological
 
 __all__ = ["NewtonResult", "derivative", "hessian", "hvp", "jvp", "newton", "value_and_grad"]
@@ -235,8 +235,6 @@ def _tangent_source(prims: list[ops.Primitive]) -> str:
     A tangent of ``None`` is a structural zero (the node does not depend on the primals):
     its rule is not evaluated, as a constant input is skipped by the backward pass.
     """
-    fast_names = _generate._function_names("fast")
-    safe_names = _generate._function_names("safe")
     lines = [
         "def tangent_kernel(order):",
         "    for v in order:",
@@ -244,19 +242,15 @@ def _tangent_source(prims: list[ops.Primitive]) -> str:
         "        t = None",
     ]
     for k, p in enumerate(prims):
-        lines.append(f"        {'if' if k == 0 else 'elif'} code == {p.code}:  # {p.name}")
-        used = set().union(*(lang.names_used(t) for t in p.vjp_trees))
-        for var, src in (("x", "v._a.data"), ("y", "v._b.data"), ("out", "v.data")):
-            if var in used and (var != "y" or p.arity == 2):
-                lines.append(f"            {var} = {src}")
-        for arg, tree in zip(("_a", "_b"), p.vjp_trees, strict=False):
-            fast = lang.emit(tree, "fast", {}, fast_names)
+        inputs = ["v._a", "v._b"][: p.arity]
+        lines += _generate.branch_head(k, p, inputs)
+        for arg, tree in zip(inputs, p.vjp_trees, strict=True):
+            fast, safe = _generate.rule_code(tree)
             lines += [
-                f"            if v.{arg}._mark != _NO_GRAD and v.{arg}._adj is not None:",
-                f"                g = v.{arg}._adj",
+                f"            if {arg}._mark != _NO_GRAD and {arg}._adj is not None:",
+                f"                g = {arg}._adj",
             ]
-            if lang.may_raise(tree, _generate._raises):
-                safe = lang.emit(tree, "safe", {}, safe_names)
+            if safe is not None:
                 lines += _generate._guarded("c", fast, safe, " " * 16)
             else:
                 lines.append(f"                c = {fast}")
