@@ -286,7 +286,9 @@ def test_check_op_refuses_bad_arguments(
 def _shrunk_counterexample(op: Callable[..., Value], n_inputs: int) -> Expression:
     failures: list[Expression] = []
 
-    @settings(max_examples=300, database=None, deadline=None)
+    # derandomized: how far Hypothesis shrinks varies from seed to seed, and these tests
+    # assert on the shrunk shape
+    @settings(max_examples=300, database=None, deadline=None, derandomize=True)
     @given(expressions(ops=[op, "add", "mul", "sin"], n_inputs=n_inputs, max_depth=4))
     def gradients_are_right(e: Expression) -> None:
         try:
@@ -313,9 +315,13 @@ def test_random_expressions_catch_each_wrong_rule_and_shrink_it(
 
 def test_a_shrunk_counterexample_reads_well():
     e = _shrunk_counterexample(region, n_inputs=1)
-    # e.g. Expression('_test_toolkit_region(x0)', inputs=(3.0,))
-    assert re.fullmatch(r"_test_toolkit_region\((x0|x0 \+ x0|x0 \* x0|.*)\)", e.text)
-    assert "Expression('" in repr(e) and "inputs=(" in repr(e)
+    # e.g. Expression('_test_toolkit_region(x0)', inputs=(3.0,)), or with a shared
+    # subexpression: Expression('t0 = x0 + x0; _test_toolkit_region(t0 + t0)', inputs=(1.0,))
+    *lets, last = e.text.split("; ")
+    assert all(re.fullmatch(r"t\d+ = .+", let) for let in lets), e.text
+    assert re.fullmatch(r"_test_toolkit_region\(.+\)", last), e.text
+    assert len(e.ops) <= 3, e
+    assert repr(e) == f"Expression({e.text!r}, inputs={e.inputs!r})"
 
 
 # -- the strategies -----------------------------------------------------------------------
