@@ -86,6 +86,8 @@ def parse(source: str) -> Expression:
         )
     if not source.strip():
         raise ExpressionError("empty expression")
+    if "\0" in source:  # Python 3.10's parser raises ValueError here, later ones SyntaxError
+        raise ExpressionError("cannot parse the expression: it contains a null character")
     try:
         tree = ast.parse(source.strip(), mode="eval").body
     except SyntaxError as e:

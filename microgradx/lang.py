@@ -37,6 +37,8 @@ def parse(source: str, names: Collection[str], functions: Collection[str]) -> as
     """Parse and check one expression; raise :class:`RuleError` naming what is wrong."""
     if not isinstance(source, str):
         raise RuleError(f"expected an expression string, got {type(source).__name__}")
+    if "\0" in source:  # Python 3.10's parser raises ValueError here, later ones SyntaxError
+        raise RuleError(f"cannot parse {source!r}: it contains a null character")
     try:
         tree = ast.parse(source.strip(), mode="eval").body
     except SyntaxError as e:

@@ -244,6 +244,12 @@ def test_parser_agrees_with_python_arithmetic(source: str, x: float, y: float) -
     assert out.data == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
+def test_a_null_character_is_refused_on_every_python() -> None:
+    # Python 3.10's parser raises ValueError for it, later versions SyntaxError
+    with pytest.raises(ExpressionError, match="null character"):
+        parse("x\0 + 1")
+
+
 @given(st.text(max_size=60))
 def test_any_text_is_parsed_or_refused_cleanly(source: str) -> None:
     try:

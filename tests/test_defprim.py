@@ -177,6 +177,7 @@ def unchanged() -> Iterator[None]:
 
 INVALID: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("syntax", lambda: defprim(unique("p"), "x +", "g"), RuleError, "cannot parse"),
+    ("null character", lambda: defprim(unique("p"), "x", "g\0"), RuleError, "null character"),
     ("unknown name", lambda: defprim(unique("p"), "x", "g * z"), RuleError, "unknown name 'z'"),
     ("y in a unary op", lambda: defprim(unique("p"), "x * y", "g"), RuleError, "'y'"),
     ("out in forward", lambda: defprim(unique("p"), "out", "g"), RuleError, "'out'"),
