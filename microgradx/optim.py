@@ -112,7 +112,7 @@ class Optimizer:
     _state_keys: ClassVar[dict[str, type]] = {}
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
-        self.defaults = defaults
+        self.defaults = self._check_settings(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Value, dict[str, Any]] = {}
         self._step_count = 0
@@ -168,8 +168,15 @@ class Optimizer:
         return {"params": plist, **settings}
 
     def _check_settings(self, s: dict[str, Any]) -> dict[str, Any]:
-        """Validated copy of a group's settings (subclasses check their own)."""
-        return dict(s)
+        """Validated copy of a group's settings (subclasses extend it with their own)."""
+        out = dict(s)
+        if "lr" in s:
+            out["lr"] = _nonnegative(s["lr"], "lr", "learning rate")
+        if "weight_decay" in s:
+            out["weight_decay"] = _nonnegative(s["weight_decay"], "weight_decay")
+        if "maximize" in s:
+            out["maximize"] = _flag(s["maximize"], "maximize")
+        return out
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters with its own settings (defaults fill the rest)."""
@@ -310,10 +317,11 @@ def _check_disjoint(groups: Sequence[dict[str, Any]]) -> None:
             seen.add(id(p))
 
 
-def _check_lr(lr: object) -> float:
-    value = _real(lr, "lr")
+def _nonnegative(x: object, name: str, label: str = "") -> float:
+    """``x`` as a float >= 0, or PyTorch's ``Invalid ...`` error."""
+    value = _real(x, name)
     if not value >= 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
+        raise ValueError(f"Invalid {label or name + ' value'}: {x}")
     return value
 
 
@@ -352,20 +360,13 @@ class SGD(Optimizer):
             "nesterov": nesterov,
             "maximize": maximize,
         }
-        super().__init__(params, self._check_settings(defaults))
+        super().__init__(params, defaults)
 
     def _check_settings(self, s: dict[str, Any]) -> dict[str, Any]:
-        out = dict(s)
-        out["lr"] = _check_lr(s["lr"])
-        out["momentum"] = momentum = _real(s["momentum"], "momentum")
-        if not momentum >= 0.0:
-            raise ValueError(f"Invalid momentum value: {s['momentum']}")
+        out = super()._check_settings(s)
+        out["momentum"] = momentum = _nonnegative(s["momentum"], "momentum")
         out["dampening"] = _real(s["dampening"], "dampening")
-        out["weight_decay"] = wd = _real(s["weight_decay"], "weight_decay")
-        if not wd >= 0.0:
-            raise ValueError(f"Invalid weight_decay value: {s['weight_decay']}")
         out["nesterov"] = _flag(s["nesterov"], "nesterov")
-        out["maximize"] = _flag(s["maximize"], "maximize")
         if out["nesterov"] and (momentum <= 0 or out["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         return out
@@ -446,14 +447,11 @@ class Adam(Optimizer):
             "amsgrad": amsgrad,
             "maximize": maximize,
         }
-        super().__init__(params, self._check_settings(defaults))
+        super().__init__(params, defaults)
 
     def _check_settings(self, s: dict[str, Any]) -> dict[str, Any]:
-        out = dict(s)
-        out["lr"] = _check_lr(s["lr"])
-        out["eps"] = eps = _real(s["eps"], "eps")
-        if not eps >= 0.0:
-            raise ValueError(f"Invalid epsilon value: {s['eps']}")
+        out = super()._check_settings(s)
+        out["eps"] = _nonnegative(s["eps"], "eps", "epsilon value")
         betas = s["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair of floats (beta1, beta2), got {betas!r}")
@@ -462,11 +460,7 @@ class Adam(Optimizer):
             if not 0.0 <= b[i] < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
         out["betas"] = b
-        out["weight_decay"] = wd = _real(s["weight_decay"], "weight_decay")
-        if not wd >= 0.0:
-            raise ValueError(f"Invalid weight_decay value: {s['weight_decay']}")
         out["amsgrad"] = _flag(s["amsgrad"], "amsgrad")
-        out["maximize"] = _flag(s["maximize"], "maximize")
         return out
 
     def _update(self, group: dict[str, Any]) -> None:
