@@ -28,12 +28,7 @@ def _data(v: Any) -> float:
 
 
 def _function_names(mode: lang.Mode) -> Any:
-    def name(f: str) -> str:
-        if f in ops.HELPERS:
-            return f"_h{'v' if mode == 'value' else 'f'}_{f}"
-        return f"_p{mode[0]}_{f}"
-
-    return name
+    return lambda f: f"_p{mode[0]}_{f}"
 
 
 def _library(mode: lang.Mode) -> Any:
@@ -41,7 +36,7 @@ def _library(mode: lang.Mode) -> Any:
 
 
 def _raises(f: str) -> bool:
-    return f not in ops.HELPERS and ops.BY_NAME[f].raises
+    return ops.BY_NAME[f].raises
 
 
 class Generated:
@@ -63,11 +58,8 @@ class Generated:
         ns.update(
             _Value=self.Value, _new=object.__new__, _lift=lift, _Switch=_Switch,
             _enabled=_enabled, _NO_GRAD=NO_GRAD, _ERRORS=(ArithmeticError, ValueError),
-            _data=_data, _first_grad=_first_grad,
+            _data=_data, _first_grad=_first_grad, _linked=_linked,
         )  # fmt: skip
-        for name, fn in ops.HELPERS.items():
-            ns[f"_hf_{name}"] = fn
-            ns[f"_hv_{name}"] = lambda v, fn=fn: fn(_data(v))
         for p in ops.REGISTRY:
             ns[f"_pf_{p.name}"] = p.fast
             ns[f"_ps_{p.name}"] = p.safe
@@ -114,6 +106,19 @@ class Generated:
 
 def _value_rule(tree: ast.expr) -> str:
     return lang.emit(tree, "value", {}, _function_names("value"))
+
+
+def _linked(branch: Any, *tested: Any) -> Any:
+    """A branch of a rule's ``a if cond else b`` that does not use the nodes ``cond``
+    tests, kept connected to them as PyTorch's derivatives are: relu's rule
+    ``0.0 if out <= 0 else g`` gives a constant when ``g`` is one, yet the derivative of
+    that by ``x`` is 0, not "unused". The link adds exactly ±0 and has derivative 0."""
+    from .engine import NO_GRAD
+
+    for node in tested:
+        if node._mark != NO_GRAD:
+            return branch + 0.0 * ops.BY_NAME["sign"](node)
+    return branch
 
 
 def _guarded(target: str, fast: str, safe: str | None, indent: str) -> list[str]:

@@ -108,7 +108,8 @@ def sigmoid(x: float) -> float:
 
 
 def sign(x: float) -> float:
-    """-1.0, 0.0 or 1.0 by the sign of ``x``; 0.0 for ``nan``, as ``torch.sign``.
+    """-1.0, 0.0 or 1.0 by the sign of ``x``; 0.0 for ``nan`` and for ``-0.0``, as
+    ``torch.sign``.
 
     So ``abs``'s derivative ``g * sign(x)`` is 0 at nan, as in PyTorch.
     """
@@ -116,7 +117,7 @@ def sign(x: float) -> float:
         return 1.0
     if x < 0.0:
         return -1.0
-    return x * 0.0 if x == x else 0.0  # ±0 stays ±0
+    return 0.0
 
 
 def relu(x: float) -> float:

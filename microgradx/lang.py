@@ -170,12 +170,27 @@ class _Rewrite(ast.NodeTransformer):
             return ast.Call(func=ast.Name(helper), args=[left, right], keywords=[])
         return ast.BinOp(left=left, op=node.op, right=right)
 
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        self.generic_visit(node)
+        if self.mode == "value":
+            # a branch that does not use the nodes the condition tests is linked to them
+            tested = sorted(_NODES & names_used(node.test))
+            for field in ("body", "orelse"):
+                branch = getattr(node, field)
+                if tested and not _NODES & names_used(branch):
+                    args = [branch, *(ast.Name(n) for n in tested)]
+                    setattr(node, field, ast.Call(func=ast.Name("_linked"), args=args, keywords=[]))
+        return node
+
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         self.generic_visit(node)
         if self.mode == "value":
             node.left = _data(node.left)
             node.comparators = [_data(c) for c in node.comparators]
         return node
+
+
+_NODES = {"x", "y", "out"}
 
 
 def _data(e: ast.expr) -> ast.expr:

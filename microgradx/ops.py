@@ -45,10 +45,6 @@ LIBRARY.update(
     abs=(abs, abs, False),
 )
 
-# piecewise-constant helpers a derivative rule may call: they have no derivative of their
-# own, so on Values they are applied to `.data` and give a plain float
-HELPERS: dict[str, FloatFn] = {"sign": ieee.sign}
-
 
 @dataclass(eq=False)
 class Primitive:
@@ -151,7 +147,7 @@ def _register(
 ) -> Primitive:
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"primitive name must be an identifier (not a keyword), got {name!r}")
-    if name in ("x", "y", "out", "g") or name in HELPERS:
+    if name in ("x", "y", "out", "g"):
         raise ValueError(f"{name!r} already means something in the rules; choose another name")
     if symbol is not None and not isinstance(symbol, str):
         raise TypeError(f"symbol must be a str, got {type(symbol).__name__}")
@@ -183,9 +179,9 @@ def _register(
         raise TypeError(
             f"forward must be an expression string or a function, got {type(forward).__name__}"
         )
-    functions = known | set(HELPERS) | {name}
+    functions = known | {name}
     trees = tuple(lang.parse(r, [*inputs, "out", "g"], functions) for r in vjps)
-    arities = {f: BY_NAME[f].arity for f in known if f in BY_NAME} | dict.fromkeys(HELPERS, 1)
+    arities = {f: BY_NAME[f].arity for f in known if f in BY_NAME}
     for r, t in zip(vjps, trees, strict=True):
         for call in (n for n in ast.walk(t) if isinstance(n, ast.Call)):
             assert isinstance(call.func, ast.Name)
@@ -231,6 +227,7 @@ BUILTINS: list[tuple[str, ...]] = [
     ("sigmoid", "sigmoid(x)",           "g * (1 - out) * out"),
     ("sin",     "sin(x)",               "g * cos(x)"),
     ("cos",     "cos(x)",               "g * -sin(x)"),
+    ("sign",    "sign(x)",              "0.0"),
     ("abs",     "abs(x)",               "g * sign(x)"),
 ]
 # how built-ins show on Value: the symbol (micrograd's `_op`) and the methods; others use

@@ -44,6 +44,7 @@ UNARY: dict[str, tuple[Formula, Formula, tuple[float, ...]]] = {
     "sin": (math.cos, lambda x: -math.sin(x), (-1.5, 0.0, 0.7)),
     "cos": (lambda x: -math.sin(x), lambda x: -math.cos(x), (-1.5, 0.0, 0.7)),
     "abs": (lambda x: math.copysign(1.0, x) if x else 0.0, lambda x: 0.0, (-1.5, 0.0, 0.7)),
+    "sign": (lambda x: 0.0, lambda x: 0.0, (-1.5, 0.0, 0.7)),
 }
 
 Gradient = Callable[[float, float], tuple[float, float]]
@@ -253,6 +254,53 @@ def test_second_derivative_of_relu_and_abs_is_zero_everywhere(x0: float) -> None
     assert derivative(Value.relu, 2)(x0) == 0.0
     assert derivative(abs, 2)(x0) == 0.0
     assert derivative(lambda x: x.relu() * 3 + abs(x), 3)(x0) == 0.0
+
+
+# what torch.autograd.grad gives for the 1st, 2nd and 3rd derivative (PyTorch 2.13,
+# float64) at x0 = -2, 0, 2, inf, nan; "const": the derivative before it no longer
+# requires grad, so differentiating it again raises
+KINKED: list[tuple[Callable[[Value], Value], list[list[float | str]]]] = [
+    (Value.relu, [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0],
+                  [1.0, 0.0, 0.0]]),
+    (lambda x: x.relu() * 3.0, [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [3.0, 0.0, 0.0],
+                                [3.0, 0.0, 0.0], [3.0, 0.0, 0.0]]),
+    (abs, [[-1.0, 0.0, "const"], [0.0, 0.0, "const"], [1.0, 0.0, "const"],
+           [1.0, 0.0, "const"], [0.0, 0.0, "const"]]),
+    (lambda x: 2.0 * abs(x) + 1.0, [[-2.0, 0.0, "const"], [0.0, 0.0, "const"],
+                                    [2.0, 0.0, "const"], [2.0, 0.0, "const"],
+                                    [0.0, 0.0, "const"]]),
+    (Value.sign, [[0.0, "const"]] * 5),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("f", "table"), KINKED)
+def test_derivatives_of_kinked_ops_stay_connected_as_in_pytorch(
+    f: Callable[[Value], Value], table: list[list[float | str]]
+) -> None:
+    # relu's rule reads `out` and abs's calls sign(x), so their derivatives stay connected
+    # to x and differentiate to 0 ("does not affect the output" only where torch says so)
+    for x0, expected in zip([-2.0, 0.0, 2.0, math.inf, math.nan], table, strict=True):
+        x = Value(x0)
+        y, got = f(x), []
+        for want in expected:
+            if want == "const":
+                with pytest.raises(ValueError, match="does not affect the output"):
+                    grad(y, [x])
+                got.append("const")
+                break
+            (y,) = grad(y, [x], create_graph=True)
+            got.append(y.data)
+        assert got == expected, (x0, got)
+
+
+def test_a_rule_branch_is_linked_only_to_what_its_condition_tests() -> None:
+    # pow's d/dx at a constant exponent 0 is a constant 0 (PyTorch's zeros_like), and
+    # 3 * x has a constant derivative: both stay unconnected, as in PyTorch
+    x = Value(1.5)
+    for y in (x**0.0, 3 * x):
+        (g,) = grad(y, [x], create_graph=True)
+        with pytest.raises(ValueError, match="does not affect the output"):
+            grad(g, [x])
 
 
 def test_second_derivative_of_x_squared_at_zero_is_two() -> None:

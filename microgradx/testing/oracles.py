@@ -97,6 +97,7 @@ def _autograd_table(anp: Any) -> dict[str, Callable[..., Any]]:
         "sigmoid": lambda x: anp.exp(-anp.logaddexp(0.0, -x)),  # no cancellation or overflow
         "sin": anp.sin,
         "cos": anp.cos,
+        "sign": lambda x: anp.where(anp.isnan(x), 0.0, anp.sign(x)),  # torch: sign(nan) = 0
         "abs": anp.abs,
     }
 
@@ -148,7 +149,7 @@ def _autograd(
         "sigmoid": builtins["sigmoid"],
         "relu": builtins["relu"],
         "abs": anp.abs,
-        "sign": anp.sign,
+        "sign": builtins["sign"],
     }
 
     def lookup(f: str) -> Any:
@@ -194,6 +195,7 @@ def _torch(
         "sigmoid": torch.sigmoid,
         "sin": torch.sin,
         "cos": torch.cos,
+        "sign": torch.sign,
         "abs": torch.abs,
     }
     library = {"sigmoid": torch.sigmoid, "relu": torch.relu, "abs": torch.abs}

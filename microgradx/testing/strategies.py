@@ -53,6 +53,7 @@ KINK_AT_ZERO = Domain(kinks=(0.0,))
 DOMAINS: dict[str, tuple[Domain, ...]] = {
     "relu": (KINK_AT_ZERO,),
     "abs": (KINK_AT_ZERO,),
+    "sign": (KINK_AT_ZERO,),
     "div": (ANYWHERE, KINK_AT_ZERO),
     # an integer constant exponent allows any base (see _slot_domains); the rule for the
     # base special-cases y == 0 (as PyTorch does), so its derivative in y is 0 there
