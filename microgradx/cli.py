@@ -124,7 +124,10 @@ def _draw(args: argparse.Namespace) -> list[str]:
     if out.requires_grad:
         out.backward()
     path = Path(args.output)
-    fmt = args.format or path.suffix.lstrip(".").lower() or "svg"
+    suffix = path.suffix.lstrip(".").lower()
+    fmt = args.format or (suffix if suffix in ("svg", "png") else "" if suffix else "svg")
+    if not fmt:
+        raise UsageError(f"cannot draw {path.name!r}: name a .svg or .png file, or pass --format")
     try:
         diagram = draw_dot(out, format=fmt, rankdir=args.rankdir)
         written = render(diagram, path, format=fmt)
@@ -139,9 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="microgradx",
         description="Differentiate an arithmetic expression, or draw its computation graph.",
         epilog="Expressions use numbers, variables, + - * / **, unary minus and the functions "
-        "exp log sqrt tanh sigmoid relu sin cos abs. An expression that starts with '-' "
+        "exp log sqrt tanh sigmoid relu sin cos abs sign. An expression that starts with '-' "
         'and has no space needs one in front: " -x**2".',
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     at_help = "values of the variables, e.g. x=1,y=2 (may be repeated)"
     d = sub.add_parser("diff", help="print the value and derivatives of an expression")

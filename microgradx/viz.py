@@ -479,8 +479,10 @@ def render(diagram: object, path: str | os.PathLike[str], format: str | None = N
 
     ``diagram`` is what :func:`draw_dot` returns (any ``graphviz.Digraph`` works) or a
     Value, which is drawn first. ``format`` defaults to the path's suffix (``.svg``,
-    ``.png``), else ``"svg"``; a path without a suffix gets one. Uses the system Graphviz
-    ``dot`` when installed, else ``graphviz-pure``. When neither exists the DOT source is
+    ``.png``), else to the svg or png format the diagram was made with
+    (``draw_dot(v, format="png")``), else ``"svg"``; a path without such a suffix gets one
+    (``lesson.v2`` becomes ``lesson.v2.svg``). Uses the system Graphviz ``dot`` when
+    installed, else ``graphviz-pure``. When neither exists the DOT source is
     written next to ``path`` (suffix ``.dot``) and :class:`RendererNotFound` says what to
     install.
     """
@@ -490,9 +492,9 @@ def render(diagram: object, path: str | os.PathLike[str], format: str | None = N
     target = Path(path)
     suffix = target.suffix.lstrip(".").lower()
     if format is None:
-        format = (
-            suffix if suffix and _FORMAT.fullmatch(suffix) and not suffix[0].isdigit() else "svg"
-        )
+        own = getattr(diagram, "format", None)
+        # a plain graphviz.Digraph says "pdf" by default: only svg and png count as chosen
+        format = suffix if suffix in _KNOWN_SUFFIXES else own if own in ("svg", "png") else "svg"
     if not isinstance(format, str) or not _FORMAT.fullmatch(format):
         raise ValueError(f"render(): format must be a name such as 'svg' or 'png', got {format!r}")
     format = format.lower()

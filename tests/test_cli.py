@@ -143,6 +143,28 @@ def test_draw_png_and_a_refused_expression(
     assert code == 2 and "not allowed" in err and not (tmp_path / "h.svg").exists()
 
 
+@pytest.mark.parametrize("name", ["graph.pdf", "graph.final", "lesson.v2"])
+def test_draw_refuses_a_file_name_it_cannot_write(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    code, out, err = run(capsys, "draw", "x*2", "--at", "x=1", "-o", str(tmp_path / name))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"cannot draw '{name}': name a .svg or .png file, or pass --format" in err
+    assert list(tmp_path.iterdir()) == []
+    code, out, _ = run(capsys, "draw", "x*2", "--at", "x=1", "-o", str(tmp_path / "lesson.v2"),
+                       "--format", "png")  # fmt: skip
+    assert code == 0 and (tmp_path / "lesson.v2.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from microgradx import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"microgradx {__version__}\n"
+
+
 def test_python_dash_m_and_the_console_script(tmp_path: Path) -> None:
     argv = ["diff", "x**2", "--at", "x=3"]
     via_module = subprocess.run(

@@ -263,6 +263,10 @@ def test_render_picks_the_format_from_the_suffix_and_accepts_values(tmp_path: Pa
     y = x.tanh()
     assert render(y, tmp_path / "y.png").read_bytes()[:8] == PNG_MAGIC
     assert render(y, tmp_path / "y").suffix == ".svg"
+    # else the svg or png format the diagram was made with; an unknown suffix is kept
+    assert render(draw_dot(y, format="png"), tmp_path / "w").read_bytes()[:8] == PNG_MAGIC
+    assert render(draw_dot(y, format="png"), tmp_path / "w.svg").read_bytes()[:5] == b"<?xml"
+    assert render(y, tmp_path / "lesson.v2") == tmp_path / "lesson.v2.svg"
     assert render(y, tmp_path / "y.dot").read_text(encoding="utf-8").startswith("digraph")
     assert microgradx.viz.save is render
     plain = graphviz.Digraph()
