@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from . import _generate, ops
-from .engine import NO_GRAD, Value, _generated, enable_grad, grad, to_float, topological
+from .engine import (
+    NO_GRAD,
+    Value,
+    _generated,
+    _pass_lock,
+    enable_grad,
+    grad,
+    to_float,
+    topological,
+)
 
 __all__ = ["NewtonResult", "derivative", "hessian", "hvp", "jvp", "newton", "value_and_grad"]
 
@@ -269,8 +278,16 @@ def _forward_order(outputs: list[Value], stop: set[Value]) -> list[Value]:
 def _tangents_float(
     outputs: list[Value], primals: list[Value], tangents: list[float]
 ) -> list[float]:
+    # `_adj` is the engine's scratch slot, here holding tangents (None: structurally zero):
+    # take turns with backward passes over shared nodes
+    with _pass_lock:
+        return _tangents_locked(outputs, primals, tangents)
+
+
+def _tangents_locked(
+    outputs: list[Value], primals: list[Value], tangents: list[float]
+) -> list[float]:
     order = _forward_order(outputs, set(primals))
-    # `_adj` is the engine's scratch slot; here it holds tangents (None: structurally zero)
     touched = {a for v in order for a in (v._a, v._b) if a is not None and a._mark != NO_GRAD}
     touched.update(order, primals, (y for y in outputs if y._mark != NO_GRAD))
     for v in touched:

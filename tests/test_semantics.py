@@ -471,6 +471,45 @@ def test_threads_backpropagating_through_shared_parameters():
     assert wrong == []
 
 
+@pytest.mark.usefixtures("frequent_thread_switches")
+def test_forward_mode_in_one_thread_and_backward_in_another_take_turns():
+    # jvp keeps tangents in the same scratch slot as backward's adjoints
+    from microgradx import jvp
+
+    w = Value(0.5)
+    xs = [Value(float(i % 7)) for i in range(300)]
+    expected = float(sum(i % 7 for i in range(300)))
+    wrong: list[object] = []
+
+    def backward_passes() -> None:
+        for _ in range(150):
+            loss = xs[0] * w
+            for x in xs[1:]:
+                loss = loss + x * w
+            w.grad = 0.0
+            try:
+                loss.backward()
+            except Exception as e:  # report it; do not kill the thread
+                wrong.append(e)
+            if w.grad != expected:
+                wrong.append(w.grad)
+
+    def forward_passes() -> None:
+        for _ in range(3000):
+            try:
+                if jvp(lambda x: (w * x + w) * w, 1.0, 1.0) != (0.5, 0.25):
+                    wrong.append("jvp")
+            except Exception as e:
+                wrong.append(e)
+
+    threads = [threading.Thread(target=backward_passes), threading.Thread(target=forward_passes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert wrong == []
+
+
 # -- grad() and backward(gradient=...) ------------------------------------------------------
 
 
