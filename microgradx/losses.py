@@ -170,9 +170,8 @@ def log_softmax(logits: Any) -> list[Value]:
     The largest logit ``m`` is subtracted before ``exp`` (as a constant: the result does
     not depend on it, so no gradient flows through it).
     """
-    row = _logits_row(logits, "log_softmax")
-    lse = _logsumexp(row)
-    return [v - lse for v in row]
+    shifted, lse = _shifted(_logits_row(logits, "log_softmax"))
+    return [s - lse for s in shifted]
 
 
 def softmax(logits: Any) -> list[Value]:
@@ -180,11 +179,17 @@ def softmax(logits: Any) -> list[Value]:
     return [v.exp() for v in log_softmax(logits)]
 
 
-def _logsumexp(row: list[Value]) -> Value:
+def _shifted(row: list[Value]) -> tuple[list[Value], Value]:
+    """The row minus its largest entry ``m``, and the log of the sum of their exps.
+
+    ``logit - logsumexp`` is computed as ``(logit - m) - log(sum exp(logit - m))``, as
+    PyTorch does: adding ``m`` back first would cancel when ``|m|`` is large.
+    """
     m = max(v.data for v in row)
     if math.isinf(m) or math.isnan(m):
         m = 0.0  # nothing to stabilise: let inf / nan propagate by IEEE rules
-    return _total([(v - m).exp() for v in row]).log() + m
+    shifted = [v - m for v in row]
+    return shifted, _total([s.exp() for s in shifted]).log()
 
 
 def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
@@ -216,7 +221,8 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
             raise ValueError(
                 f"cross_entropy(): targets[{i}] = {t} is not a class index in [0, {len(row)})"
             )
-        losses.append(_logsumexp(row) - row[t])
+        shifted, lse = _shifted(row)
+        losses.append(lse - shifted[t])
     return _reduce(losses, reduction, "cross_entropy")
 
 

@@ -148,6 +148,19 @@ def test_cross_entropy_large_logits_and_batches() -> None:
     assert cross_entropy(rows, [1, 0], reduction="sum").data == pytest.approx(sum(each))
 
 
+@pytest.mark.parametrize("m", [1e16, 1e10, 1000.0, 0.0, -1000.0, -1e300])
+def test_equal_logits_give_log_2_however_large_they_are(m: float) -> None:
+    # PyTorch float64 gives exactly these at every m: (logit - max) - log(sum), with the
+    # max never added back (that cancelled: 0.0 at 1e16, 0.69314765... at 1e10)
+    log2 = math.log(2.0)
+    assert cross_entropy([m, m], 0).data == log2
+    assert [v.data for v in log_softmax([m, m])] == [-log2, -log2]
+    assert [v.data for v in softmax([m, m])] == [0.5, 0.5]
+    row = [Value(m), Value(m)]
+    cross_entropy(row, 0).backward()
+    assert [v.grad for v in row] == [-0.5, 0.5]
+
+
 def test_cross_entropy_errors() -> None:
     with pytest.raises(ValueError, match=r"targets\[0\] = 3 is not a class index in \[0, 2\)"):
         cross_entropy([Value(1.0), Value(2.0)], 3)
