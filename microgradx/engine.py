@@ -127,7 +127,7 @@ class Value:
             return f"**{self._b.data:g}"
         return symbol
 
-    def backward(self, gradient: Value | float = 1.0, create_graph: bool = False) -> None:
+    def backward(self, gradient: Value | float | None = 1.0, create_graph: bool = False) -> None:
         """Backpropagate from this node: add d(self)/d(node) * gradient to every ``node.grad``.
 
         Each call computes fresh adjoints, so two calls give exactly twice the gradient.
@@ -384,6 +384,8 @@ def topological(roots: Iterable[Value], stop: Collection[Value] = ()) -> list[Va
 
 
 def _check_gradient(gradient: object, create_graph: bool) -> Any:
+    if gradient is None:  # PyTorch: implicit 1 for a scalar output
+        return 1.0
     if isinstance(gradient, Value):
         return gradient if create_graph else gradient.data
     return to_float(gradient, "backward(gradient=...)")

@@ -87,10 +87,13 @@ class Module:
         """All parameters, in a fixed order."""
         return [p for _, p in self.named_parameters()]
 
-    def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to ``0.0``."""
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        """Set every parameter's ``.grad`` to ``0.0`` (micrograd's habit), or to None with
+        ``set_to_none=True`` (PyTorch's default; backward and the optimizers read None as
+        no gradient yet)."""
+        value = None if set_to_none else 0.0
         for p in self.parameters():
-            p.grad = 0.0
+            p.grad = value
 
     def state_dict(self) -> dict[str, float]:
         """The parameters' values by name: ``{"layers.0.neurons.0.w.0": 0.23, ...}``."""

@@ -91,13 +91,16 @@ def _fma_math(a: float, b: float, c: float) -> float:
 fma = _fma_math if hasattr(math, "fma") else _fma_exact
 
 
-def _grad_of(p: Value) -> float:
-    """``p.grad`` as a float (it is a Value after ``backward(create_graph=True)``)."""
+def _grad_of(p: Value) -> float | None:
+    """``p.grad`` as a float (it is a Value after ``backward(create_graph=True)``), or
+    None when there is no gradient (PyTorch's optimizers skip such a parameter)."""
     g = p.grad
+    if g is None:
+        return None
     if isinstance(g, Value):
         return g.data
     if isinstance(g, bool) or not isinstance(g, numbers.Real):
-        raise TypeError(f"a parameter's .grad must be a number, got {type(g).__name__}")
+        raise TypeError(f"a parameter's .grad must be a number or None, got {type(g).__name__}")
     return float(g)
 
 
@@ -110,6 +113,8 @@ class Optimizer:
 
     #: the per-parameter buffers a subclass keeps, with their types
     _state_keys: ClassVar[dict[str, type]] = {}
+    #: the buffers every saved entry must have (the update reads them)
+    _required_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         self.defaults = self._check_settings(defaults)
@@ -184,22 +189,31 @@ class Optimizer:
         _check_disjoint([*self.param_groups, group])
         self.param_groups.append(group)
 
-    def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to ``0.0``."""
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        """Set every parameter's ``.grad`` to ``0.0`` (micrograd's habit), or to None with
+        ``set_to_none=True`` (PyTorch's default; ``step`` then skips the parameter until a
+        backward pass gives it a gradient)."""
+        value = None if _flag(set_to_none, "set_to_none") else 0.0
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = 0.0
+                p.grad = value
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter once from its ``.grad``; returns ``closure()`` if given.
 
-        ``closure`` (optional, as in PyTorch) re-evaluates the model and returns the loss;
-        it runs first, with gradient recording on.
+        A parameter whose ``.grad`` is None is skipped, as in PyTorch; a ``.grad`` that is
+        not a number raises ``TypeError`` before any parameter moves. ``closure``
+        (optional, as in PyTorch) re-evaluates the model and returns the loss; it runs
+        first, with gradient recording on.
         """
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        for group in self.param_groups:  # check every .grad first: a refused step moves nothing
+            for p in group["params"]:
+                if p.grad.__class__ is not float:
+                    _grad_of(p)
         for group in self.param_groups:
             self._update(group)
         self._step_count += 1
@@ -294,6 +308,12 @@ class Optimizer:
                     f"got {type(value).__name__}"
                 )
             out[name] = kind(value)
+        missing = [k for k in self._required_keys if k not in out]
+        if missing:
+            raise ValueError(f"loaded state for parameter {key} lacks the buffer(s) {missing}")
+        step = out.get("step", 0.0)
+        if not (step >= 0 and float(step).is_integer()):
+            raise ValueError(f"loaded 'step' of parameter {key} must be a whole number >= 0")
         return out
 
     def __repr__(self) -> str:
@@ -382,6 +402,8 @@ class SGD(Optimizer):
                 g = p.grad
                 if g.__class__ is not float:
                     g = _grad_of(p)
+                    if g is None:
+                        continue
                 p.data = fma(neg_lr, g, p.data)
             return
         damp = 1 - group["dampening"]
@@ -391,6 +413,8 @@ class SGD(Optimizer):
             g = p.grad
             if g.__class__ is not float:
                 g = _grad_of(p)
+                if g is None:
+                    continue
             if maximize:
                 g = -g
             if wd != 0:
@@ -427,6 +451,7 @@ class Adam(Optimizer):
         "exp_avg_sq": float,
         "max_exp_avg_sq": float,
     }
+    _required_keys = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(
         self,
@@ -477,6 +502,8 @@ class Adam(Optimizer):
             g = p.grad
             if g.__class__ is not float:
                 g = _grad_of(p)
+                if g is None:
+                    continue
             if maximize:
                 g = -g
             st = state.get(p)
@@ -526,6 +553,8 @@ class LRScheduler:
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
             raise ValueError(f"last_epoch must be an int >= -1, got {last_epoch!r}")
         self.optimizer = optimizer
+        lrs = [group["lr"] for group in optimizer.param_groups]
+        had_initial = ["initial_lr" in group for group in optimizer.param_groups]
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -544,6 +573,12 @@ class LRScheduler:
         self._is_initial = True
         try:
             self.step()
+        except BaseException:  # e.g. a lr_lambda that fails: leave the optimizer as it was
+            for group, lr, was_set in zip(optimizer.param_groups, lrs, had_initial, strict=True):
+                group["lr"] = lr
+                if not was_set:
+                    del group["initial_lr"]
+            raise
         finally:
             self._is_initial = False
 

@@ -230,6 +230,46 @@ def test_zero_grad_and_closure() -> None:
     assert x.grad == 0.0 and isinstance(x.grad, float)
 
 
+@pytest.mark.parametrize(
+    "make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.1)]
+)
+def test_a_refused_step_moves_nothing(make: Any) -> None:
+    b, a = Value(2.0), Value(1.0)
+    opt = make([b, a])
+    b.grad, a.grad = 1.0, "x"
+    with pytest.raises(TypeError, match="must be a number or None, got str"):
+        opt.step()
+    assert (b.data, a.data, opt.state, opt._step_count) == (2.0, 1.0, {}, 0)
+
+
+def test_parameters_without_a_gradient_are_skipped_as_in_pytorch() -> None:
+    # torch.optim.SGD / Adam (2.13, float64) with b.grad = 1 and a.grad = None:
+    # b -> 1.9 (SGD) or 1.900000001 (Adam); a stays 1.0 and gets no state
+    for opt_class, moved in [(SGD, 1.9), (Adam, 1.900000001)]:
+        b, a = Value(2.0), Value(1.0)
+        opt = opt_class([b, a], lr=0.1)
+        b.grad, a.grad = 1.0, None
+        opt.step()
+        assert (b.data, a.data) == (moved, 1.0)
+        assert a not in opt.state
+
+
+def test_zero_grad_can_set_to_none_as_pytorch_does() -> None:
+    model = MLP(2, [3, 1], seed=0)
+    opt = SGD(model.parameters(), lr=0.1)
+    for zero in (opt.zero_grad, model.zero_grad):
+        zero(set_to_none=True)
+        assert all(p.grad is None for p in model.parameters())
+        before = [p.data for p in model.parameters()]
+        opt.step()  # nothing to do: no parameter has a gradient
+        assert [p.data for p in model.parameters()] == before
+        model([Value(0.5), Value(-1.0)]).backward()
+        assert all(isinstance(p.grad, float) for p in model.parameters())
+        opt.step()
+    model.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
 def test_param_groups_have_their_own_settings() -> None:
     a, b = Value(1.0), Value(1.0)
     opt = SGD([{"params": [a]}, {"params": [b], "lr": 0.5, "momentum": 0.9}], lr=0.1)
@@ -392,6 +432,13 @@ def test_load_state_dict_errors_leave_optimizer_untouched() -> None:
     bad_lr = {"state": {}, "param_groups": [dict(good["param_groups"][0], lr=-1.0)]}
     with pytest.raises(ValueError, match=r"Invalid learning rate: -1.0"):
         opt.load_state_dict(bad_lr)
+    for broken, message in [
+        ({"step": 1.0, "exp_avg_sq": 0.1}, r"lacks the buffer\(s\) \['exp_avg'\]"),
+        ({"step": -3.0, "exp_avg": 0.1, "exp_avg_sq": 0.1}, "whole number >= 0"),
+        ({"step": 2.5, "exp_avg": 0.1, "exp_avg_sq": 0.1}, "whole number >= 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            opt.load_state_dict({"state": {0: broken}, "param_groups": good["param_groups"]})
     with pytest.raises(ValueError, match="keys 'state' and 'param_groups'"):
         opt.load_state_dict({"state": {}})
     with pytest.raises(ValueError, match="1 parameter groups"):
@@ -468,6 +515,10 @@ def test_scheduler_details() -> None:
         StepLR(SGD([Value(0.0)]), 0)
     with pytest.raises(KeyError, match="initial_lr"):
         ExponentialLR(SGD([Value(0.0)]), 0.9, last_epoch=3)
+    fresh = SGD([Value(0.0)], lr=0.1)
+    with pytest.raises(TypeError, match="must be a real number"):
+        LambdaLR(fresh, lambda k: "x")  # type: ignore[arg-type,return-value]
+    assert fresh.param_groups[0]["lr"] == 0.1 and "initial_lr" not in fresh.param_groups[0]
 
 
 def test_scheduler_state_dict_round_trip() -> None:

@@ -513,6 +513,12 @@ def test_forward_mode_in_one_thread_and_backward_in_another_take_turns():
 # -- grad() and backward(gradient=...) ------------------------------------------------------
 
 
+def test_backward_with_gradient_none_seeds_one_as_pytorch() -> None:
+    x = Value(3.0)
+    (x * x).backward(None)
+    assert x.grad == 6.0
+
+
 def test_grad_returns_values_and_writes_no_grad():
     a, b = Value(2.0), Value(5.0)
     y = a * b + a
