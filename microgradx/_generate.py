@@ -137,7 +137,7 @@ def _forward(p: ops.Primitive, fname: str, reflected: bool = False, lift_self: b
     """A Value method (or the op's apply function) computing ``p`` and recording it."""
     params = ["self", "other"][: p.arity]
     inputs = list(reversed(params)) if reflected else params
-    lines = [f"def {fname}({', '.join(params)}):"]
+    lines = [f"def {fname}({', '.join(params)}):", f"    {_docstring(p, reflected)!r}"]
     for name in params if lift_self else params[1:]:
         lines += [
             f"    if {name}.__class__ is not _Value:",
@@ -170,6 +170,15 @@ def _forward(p: ops.Primitive, fname: str, reflected: bool = False, lift_self: b
         "    return out",
     ]
     return "\n".join(lines)
+
+
+def _docstring(p: ops.Primitive, reflected: bool) -> str:
+    """``help(Value.exp)``: the op's row of the table."""
+    names = ("x", "y")[: p.arity]
+    forward = p.forward if isinstance(p.forward, str) else f"{p.name}({', '.join(names)})"
+    rules = "; ".join(f"d/d{n}: {r}" for n, r in zip(names, p.vjps, strict=True))
+    who = " (self is y)" if reflected else ""
+    return f"The primitive {p.name!r}{who}: {forward}, recorded in the graph ({rules})."
 
 
 def can_fail(prims: list[ops.Primitive]) -> bool:

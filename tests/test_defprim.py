@@ -355,3 +355,14 @@ def test_a_rule_calling_an_op_with_the_wrong_number_of_arguments_is_refused() ->
     with pytest.raises(RuleError, match=r"exp\(\) takes 1 argument\(s\), got 2"):
         defprim("_test_bad_arity", "x", "g * exp(x, x)")
     assert before == ops.REGISTRY
+
+
+def test_every_generated_method_says_what_it_computes() -> None:
+    # help(Value.exp) shows the op's row of the table
+    assert (
+        Value.exp.__doc__ == "The primitive 'exp': exp(x), recorded in the graph (d/dx: g * out)."
+    )
+    assert Value.__rtruediv__.__doc__ is not None and "(self is y)" in Value.__rtruediv__.__doc__
+    for name in ("__add__", "__mul__", "__pow__", "relu", "tanh", "sign", "__abs__"):
+        doc = getattr(Value, name).__doc__
+        assert doc is not None and doc.startswith("The primitive '"), name
