@@ -251,7 +251,11 @@ def _kernel(prims: list[ops.Primitive]) -> str:
             if safe is not None:
                 lines.append(f"            if {arg}._mark != _NO_GRAD:")
                 lines += _guarded(
-                    f"{arg}._adj", f"{arg}._adj + {fast}", f"{arg}._adj + {safe}", " " * 16
+                    # parenthesised: a rule may be `a if c else b`, which binds looser than +
+                    f"{arg}._adj",
+                    f"{arg}._adj + ({fast})",
+                    f"{arg}._adj + ({safe})",
+                    " " * 16,
                 )
             else:
                 lines.append(f"            {arg}._adj += {fast}")

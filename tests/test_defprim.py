@@ -366,3 +366,16 @@ def test_every_generated_method_says_what_it_computes() -> None:
     for name in ("__add__", "__mul__", "__pow__", "relu", "tanh", "sign", "__abs__"):
         doc = getattr(Value, name).__doc__
         assert doc is not None and doc.startswith("The primitive '"), name
+
+
+def test_a_conditional_rule_that_may_raise_adds_to_what_came_before() -> None:
+    # the kernel's `adj = adj + rule` once read `(adj + A) if c else B` for such a rule,
+    # dropping the gradient already accumulated from x * 3
+    recip = defprim(unique("recip"), "1 / x if x > 0 else 0.0", "-g / (x * x) if x > 0 else 0.0")
+    steep = defprim(unique("steep"), "x * x", "g if exp(x) > 2 else 0.5 * g")
+    for op, x0, expected in [(recip, -1.0, 3.0), (recip, 2.0, 3.0 - 0.25), (steep, 0.1, 3.5)]:
+        x = Value(x0)
+        (x * 3.0 + op(x)).backward()
+        assert x.grad == expected, (op.name, x0)
+        (g,) = grad(x * 3.0 + op(x), [x], create_graph=True)
+        assert g.data == expected
