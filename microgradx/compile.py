@@ -551,6 +551,11 @@ def _busiest_first(function: list[str]) -> str:
 # -- the compiled function ----------------------------------------------------------------
 
 
+def _add_to_grads(params: Sequence[Value], gradients: Sequence[float]) -> None:
+    for q, d in zip(params, gradients, strict=True):
+        q.grad = d if q.grad is None else q.grad + d  # None: no gradient yet (PyTorch)
+
+
 class Compiled:
     """A function of Values traced once and turned into float code (see :func:`compile`).
 
@@ -667,8 +672,7 @@ class Compiled:
     def backward(self, *args: Any) -> float:
         """Add the gradient at ``args`` to each parameter's ``.grad`` and return the value."""
         value, dp, _ = self.value_and_grad(*args)
-        for q, d in zip(self.params, dp, strict=True):
-            q.grad += d
+        _add_to_grads(self.params, dp)
         return value
 
     def backward_batch(self, *columns: Sequence[Any], reduction: str = "mean") -> float:
@@ -707,8 +711,7 @@ class Compiled:
             total += value
             for k, d in enumerate(gp):
                 dp[k] += weight * d
-        for q, d in zip(self.params, dp, strict=True):
-            q.grad += d
+        _add_to_grads(self.params, dp)
         return float(total * weight) if reduction == "mean" else float(total)
 
     def _eager(self, leaves: list[float]) -> tuple[float, list[float], list[float]]:

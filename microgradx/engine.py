@@ -166,6 +166,13 @@ class Value:
         def __getattr__(self, name: str) -> Callable[[], Value]: ...  # user-defined ops
 
 
+def to_flag(x: object, name: str) -> bool:
+    """``x`` if it is a bool, or ``TypeError`` naming what was received."""
+    if not isinstance(x, bool):
+        raise TypeError(f"{name} must be True or False, got {type(x).__name__}")
+    return x
+
+
 def to_float(x: object, where: str) -> float:
     """``x`` as a Python float, or ``TypeError`` naming what was received."""
     if isinstance(x, float):
@@ -411,7 +418,7 @@ def _backpropagate(
             for v in order:
                 g = adjoints.get(v)
                 if g is not None:
-                    v.grad = v.grad + g
+                    v.grad = g if v.grad is None else v.grad + g
         return order, mark, adjoints
     root._adj = seed
     _generated.backward_kernel(order, accumulate)

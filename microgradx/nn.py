@@ -28,7 +28,7 @@ import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .engine import Value
+from .engine import Value, to_flag
 
 __all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron"]
 
@@ -91,7 +91,7 @@ class Module:
         """Set every parameter's ``.grad`` to ``0.0`` (micrograd's habit), or to None with
         ``set_to_none=True`` (PyTorch's default; backward and the optimizers read None as
         no gradient yet)."""
-        value = None if set_to_none else 0.0
+        value = None if to_flag(set_to_none, "set_to_none") else 0.0
         for p in self.parameters():
             p.grad = value
 

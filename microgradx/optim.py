@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from .engine import LEAF, Value, enable_grad
+from .engine import LEAF, Value, enable_grad, to_flag
 
 __all__ = [
     "SGD",
@@ -52,12 +52,6 @@ def _real(x: object, name: str) -> float:
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number (int or float), got {type(x).__name__}")
     return float(x)
-
-
-def _flag(x: object, name: str) -> bool:
-    if not isinstance(x, bool):
-        raise TypeError(f"{name} must be True or False, got {type(x).__name__}")
-    return x
 
 
 def _fma_exact(a: float, b: float, c: float) -> float:
@@ -180,7 +174,7 @@ class Optimizer:
         if "weight_decay" in s:
             out["weight_decay"] = _nonnegative(s["weight_decay"], "weight_decay")
         if "maximize" in s:
-            out["maximize"] = _flag(s["maximize"], "maximize")
+            out["maximize"] = to_flag(s["maximize"], "maximize")
         return out
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -193,7 +187,7 @@ class Optimizer:
         """Set every parameter's ``.grad`` to ``0.0`` (micrograd's habit), or to None with
         ``set_to_none=True`` (PyTorch's default; ``step`` then skips the parameter until a
         backward pass gives it a gradient)."""
-        value = None if _flag(set_to_none, "set_to_none") else 0.0
+        value = None if to_flag(set_to_none, "set_to_none") else 0.0
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = value
@@ -386,7 +380,7 @@ class SGD(Optimizer):
         out = super()._check_settings(s)
         out["momentum"] = momentum = _nonnegative(s["momentum"], "momentum")
         out["dampening"] = _real(s["dampening"], "dampening")
-        out["nesterov"] = _flag(s["nesterov"], "nesterov")
+        out["nesterov"] = to_flag(s["nesterov"], "nesterov")
         if out["nesterov"] and (momentum <= 0 or out["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         return out
@@ -485,7 +479,7 @@ class Adam(Optimizer):
             if not 0.0 <= b[i] < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
         out["betas"] = b
-        out["amsgrad"] = _flag(s["amsgrad"], "amsgrad")
+        out["amsgrad"] = to_flag(s["amsgrad"], "amsgrad")
         return out
 
     def _update(self, group: dict[str, Any]) -> None:

@@ -268,6 +268,34 @@ def test_zero_grad_can_set_to_none_as_pytorch_does() -> None:
         opt.step()
     model.zero_grad()
     assert all(p.grad == 0.0 for p in model.parameters())
+    for zero in (opt.zero_grad, model.zero_grad):
+        with pytest.raises(TypeError, match="set_to_none must be True or False, got str"):
+            zero(set_to_none="no")  # type: ignore[arg-type]
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_every_backward_reads_a_none_grad_as_no_gradient_yet() -> None:
+    from microgradx import compile, grad
+
+    model = MLP(2, [3, 1], seed=0)
+    x = [Value(0.5), Value(-1.0)]
+    params = model.parameters()
+    expected = [g.data for g in grad(model(x), params)]
+
+    def loss(a: Value, b: Value) -> Value:
+        return model([a, b])
+
+    step = compile(loss, 0.5, -1.0)
+    runs = [
+        lambda: model(x).backward(),
+        lambda: model(x).backward(create_graph=True),
+        lambda: step.backward(0.5, -1.0),
+        lambda: step.backward_batch([0.5], [-1.0]),
+    ]
+    for run in runs:
+        model.zero_grad(set_to_none=True)
+        run()
+        assert [float(p.grad) for p in params] == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
 def test_param_groups_have_their_own_settings() -> None:
