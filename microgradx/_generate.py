@@ -58,7 +58,7 @@ class Generated:
         ns.update(
             _Value=self.Value, _new=object.__new__, _lift=lift, _Switch=_Switch,
             _enabled=_enabled, _NO_GRAD=NO_GRAD, _ERRORS=(ArithmeticError, ValueError),
-            _data=_data, _first_grad=_first_grad, _linked=_linked,
+            _data=_data, _first_grad=_first_grad, _ZERO=lift(0.0, "*"),
         )  # fmt: skip
         for p in ops.REGISTRY:
             ns[f"_pf_{p.name}"] = p.fast
@@ -82,6 +82,7 @@ class Generated:
         body = [_forward(p, m, reflected=i == 1) for m, (p, i) in methods.items()]
         parts.append("class ValueMethods:\n" + textwrap.indent("\n\n".join(body) or "pass", "    "))
         parts.append(_kernel(ops.REGISTRY))
+        parts.append(_LINKED.strip())
         source = "\n\n".join(parts) + "\n"
         ns = self.namespace()
         exec(compile(source, "<microgradx generated>", "exec"), ns)
@@ -108,17 +109,25 @@ def _value_rule(tree: ast.expr) -> str:
     return lang.emit(tree, "value", {}, _function_names("value"))
 
 
-def _linked(branch: Any, *tested: Any) -> Any:
-    """A branch of a rule's ``a if cond else b`` that does not use the nodes ``cond``
-    tests, kept connected to them as PyTorch's derivatives are: relu's rule
-    ``0.0 if out <= 0 else g`` gives a constant when ``g`` is one, yet the derivative of
-    that by ``x`` is 0, not "unused". The link adds exactly ±0 and has derivative 0."""
-    from .engine import NO_GRAD
-
-    for node in tested:
-        if node._mark != NO_GRAD:
-            return branch + 0.0 * ops.BY_NAME["sign"](node)
-    return branch
+# On Values, a branch of a rule's `a if cond else b` that uses none of the nodes the rest
+# of the expression reads (relu's `0.0 if out <= 0 else g`) is passed through `_linked`:
+# when the condition tests a node that requires grad, the branch stays connected to every
+# node read, with derivative 0, as PyTorch's `where` does. So the derivative of relu's
+# derivative is 0 rather than "does not affect the output", while `x ** 0.0` (a number
+# exponent: PyTorch's zeros) keeps a constant derivative. The link adds
+# 0 * (sign(n1) + ...), exactly ±0; a branch that is the number 0 is the link itself.
+_LINKED = """
+def _linked(branch, tested, read):
+    if all(n._mark == _NO_GRAD for n in tested):
+        return branch
+    link = None
+    for n in read:
+        if n._mark != _NO_GRAD:
+            s = _pv_sign(n)
+            link = s if link is None else link + s
+    link = _ZERO * link
+    return link if branch.__class__ is float and branch == 0.0 else branch + link
+"""
 
 
 def _guarded(target: str, fast: str, safe: str | None, indent: str) -> list[str]:

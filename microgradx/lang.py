@@ -173,12 +173,14 @@ class _Rewrite(ast.NodeTransformer):
     def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
         self.generic_visit(node)
         if self.mode == "value":
-            # a branch that does not use the nodes the condition tests is linked to them
+            # a branch that uses none of the nodes the condition and the other branch read is
+            # linked to them (see `_linked` in microgradx/_generate.py)
             tested = sorted(_NODES & names_used(node.test))
-            for field in ("body", "orelse"):
+            for field, other in (("body", node.orelse), ("orelse", node.body)):
                 branch = getattr(node, field)
+                read = sorted(set(tested) | (_NODES & names_used(other)))
                 if tested and not _NODES & names_used(branch):
-                    args = [branch, *(ast.Name(n) for n in tested)]
+                    args = [branch, *(_names(group) for group in (tested, read))]
                     setattr(node, field, ast.Call(func=ast.Name("_linked"), args=args, keywords=[]))
         return node
 
@@ -191,6 +193,10 @@ class _Rewrite(ast.NodeTransformer):
 
 
 _NODES = {"x", "y", "out"}
+
+
+def _names(names: list[str]) -> ast.Tuple:
+    return ast.Tuple(elts=[ast.Name(n) for n in names], ctx=ast.Load())
 
 
 def _data(e: ast.expr) -> ast.expr:

@@ -518,7 +518,12 @@ def render(diagram: object, path: str | os.PathLike[str], format: str | None = N
     return target
 
 
-_KNOWN_SUFFIXES = {"svg", "png", "jpg", "jpeg", "pdf", "dot", "gv", "json", "plain", "xdot"}
+# Graphviz's output formats that are file suffixes too: such a suffix names the format
+_KNOWN_SUFFIXES = {
+    "bmp", "canon", "dot", "eps", "fig", "gd", "gd2", "gif", "gv", "ico", "imap", "jpe",
+    "jpeg", "jpg", "json", "pdf", "pic", "plain", "png", "pov", "ps", "psd", "sgi", "svg",
+    "svgz", "tga", "tif", "tiff", "vml", "vrml", "wbmp", "webp", "xdot",
+}  # fmt: skip
 
 #: the same as :func:`render` (``microgradx.save`` is the checkpoint function, not this)
 save = render

@@ -293,14 +293,20 @@ def test_derivatives_of_kinked_ops_stay_connected_as_in_pytorch(
         assert got == expected, (x0, got)
 
 
-def test_a_rule_branch_is_linked_only_to_what_its_condition_tests() -> None:
-    # pow's d/dx at a constant exponent 0 is a constant 0 (PyTorch's zeros_like), and
-    # 3 * x has a constant derivative: both stay unconnected, as in PyTorch
+def test_a_rule_branch_is_linked_when_its_condition_tests_a_node_that_needs_grad() -> None:
+    # pow's d/dx at a number exponent 0 is a constant 0 (PyTorch's zeros_like), and 3 * x
+    # has a constant derivative: both stay unconnected, as in PyTorch
     x = Value(1.5)
     for y in (x**0.0, 3 * x):
         (g,) = grad(y, [x], create_graph=True)
         with pytest.raises(ValueError, match="does not affect the output"):
             grad(g, [x])
+    # at a Value exponent 0, PyTorch's `where` keeps d/dx connected to both x and y
+    # (torch.autograd.grad gives -0.0 and 0.0 here)
+    x, y = Value(2.0), Value(0.0)
+    (gx,) = grad(x**y, [x], create_graph=True)
+    assert gx.data == 0.0
+    assert [h.data for h in grad(gx, [x, y])] == [0.0, 0.0]
 
 
 def test_second_derivative_of_x_squared_at_zero_is_two() -> None:

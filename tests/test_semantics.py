@@ -239,13 +239,17 @@ def test_mlp_training_steps_leave_nothing_for_the_cycle_collector(optimizer: str
 def test_grad_with_create_graph_leaves_no_cycles():
     def derivative_graph() -> float:
         x = Value(1.5)
-        y = x * x * x + x.sin() * x
-        (g,) = grad(y, [x], create_graph=True)
-        return g.data
+        y = x * x * x + x.sin() * x + (x * 2).relu() + abs(x - 3) + (x * y0).relu()
+        (g,) = grad(y, [x], create_graph=True)  # relu's derivative is linked to its output
+        (h,) = grad(g, [x])
+        return g.data + h.data
 
+    y0 = Value(-1.0)
     before = _count_values()
     g = derivative_graph()
-    assert g == pytest.approx(3 * 1.5**2 + math.sin(1.5) + 1.5 * math.cos(1.5), rel=1e-14)
+    expected = 3 * 1.5**2 + math.sin(1.5) + 1.5 * math.cos(1.5) + 2 - 1
+    expected += 6 * 1.5 + 2 * math.cos(1.5) - 1.5 * math.sin(1.5)
+    assert g == pytest.approx(expected, rel=1e-14)
     assert _count_values() == before
     assert gc.collect() == 0
 

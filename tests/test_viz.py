@@ -12,7 +12,7 @@ import pytest
 import microgradx
 from microgradx import Value, draw_dot, render, viz
 from microgradx.examples import expression
-from microgradx.viz import RendererNotFound, path_between, to_svg, topological, trace
+from microgradx.viz import RendererNotFound, RenderError, path_between, to_svg, topological, trace
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -267,6 +267,9 @@ def test_render_picks_the_format_from_the_suffix_and_accepts_values(tmp_path: Pa
     assert render(draw_dot(y, format="png"), tmp_path / "w").read_bytes()[:8] == PNG_MAGIC
     assert render(draw_dot(y, format="png"), tmp_path / "w.svg").read_bytes()[:5] == b"<?xml"
     assert render(y, tmp_path / "lesson.v2") == tmp_path / "lesson.v2.svg"
+    with pytest.raises(RenderError, match="gif"):  # a Graphviz format graphviz-pure lacks
+        render(y, tmp_path / "g.gif")
+    assert not (tmp_path / "g.gif.svg").exists()
     assert render(y, tmp_path / "y.dot").read_text(encoding="utf-8").startswith("digraph")
     assert microgradx.viz.save is render
     plain = graphviz.Digraph()
