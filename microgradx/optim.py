@@ -85,17 +85,25 @@ def _fma_math(a: float, b: float, c: float) -> float:
 fma = _fma_math if hasattr(math, "fma") else _fma_exact
 
 
-def _grad_of(p: Value) -> float | None:
-    """``p.grad`` as a float (it is a Value after ``backward(create_graph=True)``), or
-    None when there is no gradient (PyTorch's optimizers skip such a parameter)."""
-    g = p.grad
-    if g is None:
-        return None
-    if isinstance(g, Value):
-        return g.data
-    if isinstance(g, bool) or not isinstance(g, numbers.Real):
-        raise TypeError(f"a parameter's .grad must be a number or None, got {type(g).__name__}")
-    return float(g)
+def _gradients(params: list[Value]) -> list[tuple[Value, float]]:
+    """Each parameter with its ``.grad`` as a float (a Value after
+    ``backward(create_graph=True)``), leaving out those whose ``.grad`` is None (PyTorch's
+    optimizers skip them); ``TypeError`` for any other ``.grad``."""
+    pairs = []
+    for p in params:
+        g = p.grad
+        if g.__class__ is not float:
+            if g is None:
+                continue
+            if isinstance(g, Value):
+                g = g.data
+            elif isinstance(g, bool) or not isinstance(g, numbers.Real):
+                raise TypeError(
+                    f"a parameter's .grad must be a number or None, got {type(g).__name__}"
+                )
+            g = float(g)
+        pairs.append((p, g))
+    return pairs
 
 
 class Optimizer:
@@ -204,16 +212,15 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:  # check every .grad first: a refused step moves nothing
-            for p in group["params"]:
-                if p.grad.__class__ is not float:
-                    _grad_of(p)
-        for group in self.param_groups:
-            self._update(group)
+        # every .grad is read before any parameter moves: a refused step changes nothing
+        gradients = [_gradients(group["params"]) for group in self.param_groups]
+        for group, pairs in zip(self.param_groups, gradients, strict=True):
+            self._update(group, pairs)
         self._step_count += 1
         return loss
 
-    def _update(self, group: dict[str, Any]) -> None:
+    def _update(self, group: dict[str, Any], pairs: list[tuple[Value, float]]) -> None:
+        """Update the group's parameters from ``(parameter, gradient)`` pairs."""
         raise NotImplementedError
 
     # -- saving and restoring ------------------------------------------------------------
@@ -385,30 +392,20 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         return out
 
-    def _update(self, group: dict[str, Any]) -> None:
+    def _update(self, group: dict[str, Any], pairs: list[tuple[Value, float]]) -> None:
         # torch adds with `alpha` as one fused multiply-add: x + alpha * y rounded once
         neg_lr = -group["lr"]
         momentum = group["momentum"]
         wd = group["weight_decay"]
         maximize = group["maximize"]
         if not (momentum or wd or maximize):  # plain gradient descent: the hot path
-            for p in group["params"]:
-                g = p.grad
-                if g.__class__ is not float:
-                    g = _grad_of(p)
-                    if g is None:
-                        continue
+            for p, g in pairs:
                 p.data = fma(neg_lr, g, p.data)
             return
         damp = 1 - group["dampening"]
         nesterov = group["nesterov"]
         state = self.state
-        for p in group["params"]:
-            g = p.grad
-            if g.__class__ is not float:
-                g = _grad_of(p)
-                if g is None:
-                    continue
+        for p, g in pairs:
             if maximize:
                 g = -g
             if wd != 0:
@@ -482,7 +479,7 @@ class Adam(Optimizer):
         out["amsgrad"] = to_flag(s["amsgrad"], "amsgrad")
         return out
 
-    def _update(self, group: dict[str, Any]) -> None:
+    def _update(self, group: dict[str, Any], pairs: list[tuple[Value, float]]) -> None:
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         eps = group["eps"]
@@ -492,12 +489,7 @@ class Adam(Optimizer):
         w = 1 - beta1
         c2 = 1 - beta2
         state = self.state
-        for p in group["params"]:
-            g = p.grad
-            if g.__class__ is not float:
-                g = _grad_of(p)
-                if g is None:
-                    continue
+        for p, g in pairs:
             if maximize:
                 g = -g
             st = state.get(p)
