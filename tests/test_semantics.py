@@ -759,3 +759,12 @@ def test_a_grad_of_none_in_a_fresh_process() -> None:
         "2.0 1.0",
         "a Value's .grad must be a number or None, got str",
     ]
+
+
+def test_to_flag_takes_only_bools() -> None:
+    from microgradx.engine import to_flag
+
+    assert to_flag(True, "nesterov") is True and to_flag(False, "nesterov") is False
+    for bad in (1, 0, "yes", None):
+        with pytest.raises(TypeError, match="nesterov must be True or False"):
+            to_flag(bad, "nesterov")
