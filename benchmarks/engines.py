@@ -247,10 +247,18 @@ def value_class(engine: str) -> Any:
     return Value
 
 
-def chain(Value: Any, n: int) -> tuple[Any, Any, Any]:  # noqa: N803
-    """``n`` operations in one chain, alternately ``y * w`` and ``y + x``: (x, w, y)."""
+def chain(Value: Any, n: int, numbers: bool = False) -> tuple[Any, Any, Any]:  # noqa: N803
+    """``n`` operations in one chain, alternately ``y * w`` and ``y + x``: (x, w, y).
+
+    With ``numbers``, every operation is ``y * 1.000001`` instead (a number operand each
+    time): (x, x, y).
+    """
     x, w = Value(0.5), Value(0.5)
     y = x
+    if numbers:
+        for _ in range(n):
+            y = y * 1.000001
+        return x, x, y
     for i in range(n):
         y = y * w if i % 2 == 0 else y + x
     return x, w, y
@@ -258,4 +266,4 @@ def chain(Value: Any, n: int) -> tuple[Any, Any, Any]:  # noqa: N803
 
 def recursion_limit_for(engine: str, n: int) -> int:
     """micrograd's recursive topological sort needs a limit above the chain length."""
-    return max(sys.getrecursionlimit(), 2 * n + 1000) if engine == "micrograd" else 0
+    return max(sys.getrecursionlimit(), 2 * n + 1000) if engine.startswith("micrograd") else 0

@@ -118,7 +118,7 @@ def worker_chain(engine: str, n: int) -> dict[str, Any]:
     gc.disable()
     base = _resident_kib()
     start = time.perf_counter()
-    x, w, y = engines.chain(value_class, n)
+    x, w, y = engines.chain(value_class, n, numbers=engine.endswith("-consts"))
     built = time.perf_counter()
     y.backward()
     done = time.perf_counter()
@@ -170,8 +170,14 @@ def run_worker(task: dict[str, Any]) -> dict[str, Any]:
 
 def worker_main(task: dict[str, Any]) -> None:
     kind = task.pop("kind")
+    where = task.pop("where", False)
     fn = {"step": worker_step, "memory": worker_memory, "chain": worker_chain}[kind]
-    print(json.dumps(fn(**task)))
+    answer = fn(**task)
+    if where:  # which microgradx this process imported (benchmarks/ab.py checks it)
+        import microgradx
+
+        answer["where"] = microgradx.__file__
+    print(json.dumps(answer))
 
 
 # -- the harness --------------------------------------------------------------------------
