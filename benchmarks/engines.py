@@ -236,6 +236,21 @@ def count_nodes(root: Any) -> int:
     return len(seen)
 
 
+def count_shared(root: Any) -> int:
+    """How many more constant nodes micrograd makes for the graph of ``root`` than
+    microgradx, which shares one constant node among all uses of the same number."""
+    seen, stack, extra = {id(root)}, [root], 0
+    while stack:
+        v = stack.pop()
+        for c in v._prev:
+            if id(c) not in seen:
+                seen.add(id(c))
+                stack.append(c)
+            elif not c.requires_grad and not c.inputs:
+                extra += 1  # a number used again: micrograd lifts it into a new node
+    return extra
+
+
 def value_class(engine: str) -> Any:
     """The scalar ``Value`` class of micrograd or microgradx."""
     if engine == "micrograd":

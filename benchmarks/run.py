@@ -104,6 +104,7 @@ def worker_memory(engine: str, points: int) -> dict[str, Any]:
     nodes = engines.count_nodes(total)
     return {
         "nodes": nodes,
+        "shared": 0 if engine == "micrograd" else engines.count_shared(total),
         "bytes_per_node": forward / nodes,
         "bytes_per_node_after_backward": backward / nodes,
     }

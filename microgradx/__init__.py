@@ -1,20 +1,24 @@
 """microgradx: a scalar reverse-mode automatic differentiation engine.
 
->>> from microgradx import Value
->>> x = Value(3.0)
->>> y = x * x + 2 * x
->>> y.backward()
->>> x.grad
-8.0
+Examples:
+    >>> from microgradx import Value
+    >>> x = Value(3.0)
+    >>> y = x * x + 2 * x
+    >>> y.backward()
+    >>> x.grad
+    8.0
 """
 
 from .checkpoint import load, save
 from .compile import compile
+from .define import defprim
 from .descent import gradient_descent
-from .engine import Value, enable_grad, grad, is_grad_enabled, no_grad
-from .functional import derivative, hessian, hvp, jvp, newton, value_and_grad
-from .ops import defprim
+from .engine import Value, grad
+from .forward import hvp, jvp
+from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .newton import newton
 from .testing import GradcheckError, gradcheck, gradgradcheck
+from .transforms import derivative, hessian, value_and_grad
 from .viz import draw_dot, render
 
 __version__ = "0.1.0"

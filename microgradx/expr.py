@@ -22,8 +22,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from . import ops
 from .engine import Value, lift, no_grad
+from .primitive import REGISTRY, Primitive
 
 __all__ = ["MAX_EXPONENT", "MAX_LENGTH", "Expression", "ExpressionError", "functions", "parse"]
 
@@ -45,10 +45,10 @@ class ExpressionError(ValueError):
     """The expression is not one this parser accepts; the message says what and where."""
 
 
-def functions() -> dict[str, ops.Primitive]:
+def functions() -> dict[str, Primitive]:
     """The functions an expression may call: every one-input primitive with a method name."""
-    found: dict[str, ops.Primitive] = {}
-    for prim in ops.REGISTRY:
+    found: dict[str, Primitive] = {}
+    for prim in REGISTRY:
         if prim.arity != 1:
             continue
         for method in prim.methods:
@@ -133,7 +133,7 @@ def _describe(node: ast.AST) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _check(node: ast.AST, allowed: Mapping[str, ops.Primitive], variables: list[str]) -> None:
+def _check(node: ast.AST, allowed: Mapping[str, Primitive], variables: list[str]) -> None:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise ExpressionError(f"only numbers are allowed as constants, not {_describe(node)}")
@@ -185,7 +185,7 @@ def _check_exponents(tree: ast.expr) -> None:
 
 
 def _apply(
-    node: ast.expr, env: Mapping[str, Value], allowed: Mapping[str, ops.Primitive]
+    node: ast.expr, env: Mapping[str, Value], allowed: Mapping[str, Primitive]
 ) -> Value | float:
     # the tree was checked by `parse`, so only whitelisted node types reach here
     if isinstance(node, ast.Constant):

@@ -1,8 +1,9 @@
 """IEEE 754 float functions: results instead of Python's exceptions.
 
-Python's ``math`` module raises ``ValueError`` or ``OverflowError`` where IEEE 754 (and
-PyTorch) return ``nan`` or ``inf``. The engine first tries the plain operation and only
-calls these when it raised, so the common case pays nothing.
+Python's `math` module raises `ValueError` or `OverflowError` where IEEE 754 (and
+PyTorch) return `nan` or `inf`. The engine first tries the plain operation and only
+calls these when it raised, so the common case pays nothing. `LIBRARY` lists every
+function a forward expression may call.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ nan = math.nan
 
 
 def div(x: float, y: float) -> float:
-    """``x / y`` with ``1/0 = inf``, ``-1/0 = -inf`` and ``0/0 = nan``."""
+    """`x / y` with `1/0 = inf`, `-1/0 = -inf` and `0/0 = nan`."""
     try:
         return x / y
     except ZeroDivisionError:
@@ -29,11 +30,27 @@ def _is_odd_integer(y: float) -> bool:
 
 
 def pow(x: float, y: float) -> float:
-    """``x ** y`` as PyTorch computes it, with IEEE results (``(-8) ** (1/3) = nan``).
+    """`x ** y` by C's `pow` with IEEE results: `0 ** -1 = inf`, `(-8) ** (1/3) = nan`.
 
-    Like PyTorch, ``y = 2`` and ``3`` multiply, ``0.5``, ``-0.5``, ``-1`` and ``-2`` use
-    ``sqrt`` and division (each can differ from C's ``pow`` in the last bit); other
-    exponents use C's ``pow``, with ``0 ** -1 = inf`` and never a complex number.
+    What PyTorch computes for a tensor exponent (`torch.pow(Tensor, Tensor)`); never a
+    complex number, never an exception.
+    """
+    try:
+        return math.pow(x, y)
+    except ValueError:
+        if x == 0.0:  # zero to a negative power
+            return math.copysign(inf, x) if _is_odd_integer(y) else inf
+        return nan  # negative base, non-integer exponent
+    except OverflowError:
+        return -inf if x < 0.0 and _is_odd_integer(y) else inf
+
+
+def scalar_pow(x: float, y: float) -> float:
+    """`x ** y` for a plain-number exponent `y`, as PyTorch computes it.
+
+    PyTorch (`torch.pow(Tensor, Scalar)`) multiplies for `y = 2` and `3`, and uses
+    `sqrt` and division for `0.5`, `-0.5`, `-1` and `-2` (each can differ from C's `pow`
+    in the last bit, and at `-0.0`); other exponents go to `pow`.
     """
     if y == 2.0:
         return x * x
@@ -47,18 +64,11 @@ def pow(x: float, y: float) -> float:
         return div(1.0, sqrt(x))
     if y == -2.0:
         return div(1.0, x * x)
-    try:
-        return math.pow(x, y)
-    except ValueError:
-        if x == 0.0:  # zero to a negative power
-            return math.copysign(inf, x) if _is_odd_integer(y) else inf
-        return nan  # negative base, non-integer exponent
-    except OverflowError:
-        return -inf if x < 0.0 and _is_odd_integer(y) else inf
+    return pow(x, y)
 
 
 def exp(x: float) -> float:
-    """``e ** x``; ``inf`` on overflow."""
+    """`e ** x`; `inf` on overflow."""
     try:
         return math.exp(x)
     except OverflowError:
@@ -66,7 +76,7 @@ def exp(x: float) -> float:
 
 
 def log(x: float, base: float | None = None) -> float:
-    """Natural logarithm (or to ``base``): ``log(0) = -inf``, ``log(x < 0) = nan``."""
+    """Natural logarithm (or to `base`): `log(0) = -inf`, `log(x < 0) = nan`."""
     if base is not None:
         return div(log(x), log(base))
     try:
@@ -76,7 +86,7 @@ def log(x: float, base: float | None = None) -> float:
 
 
 def sqrt(x: float) -> float:
-    """Square root: ``sqrt(x < 0) = nan``."""
+    """Square root: `sqrt(x < 0) = nan`."""
     try:
         return math.sqrt(x)
     except ValueError:
@@ -84,7 +94,7 @@ def sqrt(x: float) -> float:
 
 
 def sin(x: float) -> float:
-    """Sine: ``sin(±inf) = nan``."""
+    """Sine: `sin(±inf) = nan`."""
     try:
         return math.sin(x)
     except ValueError:
@@ -92,7 +102,7 @@ def sin(x: float) -> float:
 
 
 def cos(x: float) -> float:
-    """Cosine: ``cos(±inf) = nan``."""
+    """Cosine: `cos(±inf) = nan`."""
     try:
         return math.cos(x)
     except ValueError:
@@ -100,7 +110,7 @@ def cos(x: float) -> float:
 
 
 def sigmoid(x: float) -> float:
-    """``1 / (1 + e**-x)``, the logistic function as PyTorch computes it; 0.0 on overflow."""
+    """`1 / (1 + e**-x)`, the logistic function as PyTorch computes it; 0.0 on overflow."""
     try:
         return 1.0 / (1.0 + math.exp(-x))
     except OverflowError:  # x < -709.78: PyTorch's 1 / inf
@@ -108,10 +118,10 @@ def sigmoid(x: float) -> float:
 
 
 def sign(x: float) -> float:
-    """-1.0, 0.0 or 1.0 by the sign of ``x``; 0.0 for ``nan`` and for ``-0.0``, as
-    ``torch.sign``.
+    """-1.0, 0.0 or 1.0 by the sign of `x`; 0.0 for `nan` and for `-0.0`, as
+    `torch.sign`.
 
-    So ``abs``'s derivative ``g * sign(x)`` is 0 at nan, as in PyTorch.
+    So `abs`'s derivative `g * sign(x)` is 0 at nan, as in PyTorch.
     """
     if x > 0.0:
         return 1.0
@@ -121,7 +131,7 @@ def sign(x: float) -> float:
 
 
 def relu(x: float) -> float:
-    """``max(x, 0)``, keeping ``nan``."""
+    """`max(x, 0)`, keeping `nan`."""
     return 0.0 if x <= 0.0 else x
 
 
@@ -138,8 +148,8 @@ def guarded(
     domain: Callable[..., float] = _nan,
     overflow: Callable[..., float] = _inf,
 ) -> Callable[..., float]:
-    """Wrap a ``math`` function: on a domain error return ``domain(*args)`` (default nan),
-    on overflow ``overflow(*args)`` (default inf)."""
+    """Wrap a `math` function: on a domain error return `domain(*args)` (default nan),
+    on overflow `overflow(*args)` (default inf)."""
 
     def safe(*args: float) -> float:
         try:
@@ -169,3 +179,29 @@ SPECIAL: dict[str, Callable[..., float]] = {
     "sinh": guarded(math.sinh, overflow=lambda x: math.copysign(inf, x)),
     "ldexp": guarded(math.ldexp, overflow=lambda x, i: math.copysign(inf, x)),
 }
+
+
+# -- the functions a forward expression may call ----------------------------------------
+
+FloatFn = Callable[..., float]
+
+#: name -> (fast, IEEE-safe, whether the fast one may raise): every public function of
+#: `math`, with IEEE versions, and the primitives' own float functions
+LIBRARY: dict[str, tuple[FloatFn, FloatFn, bool]] = {
+    name: (fn, guarded(fn), True)
+    for name, fn in vars(math).items()
+    if callable(fn) and not name.startswith("_")
+}
+LIBRARY.update({name: (getattr(math, name), safe, True) for name, safe in SPECIAL.items()})
+LIBRARY.update(
+    exp=(math.exp, exp, True),
+    log=(math.log, log, True),
+    sqrt=(math.sqrt, sqrt, True),
+    sin=(math.sin, sin, True),
+    cos=(math.cos, cos, True),
+    tanh=(math.tanh, math.tanh, False),
+    sigmoid=(sigmoid, sigmoid, False),
+    sign=(sign, sign, False),
+    relu=(relu, relu, False),
+    abs=(abs, abs, False),
+)

@@ -78,13 +78,43 @@ def _roots(root: Value | Iterable[Value], where: str) -> list[Value]:
     return list({id(r): r for r in roots}.values())  # each once, in order
 
 
+class _Drawn:
+    """The graph as drawn: each use of a number an op was given is a constant box of its own.
+
+    The engine keeps one constant node per number, shared by every op given it; a picture
+    shows a grey box for each use, as a program reads `a * 2 + b * 2`.
+    """
+
+    def __init__(self) -> None:
+        self._uses: dict[tuple[int, int], Value] = {}
+        self._held: list[Value] = []  # keeps the nodes whose ids key `_uses` alive
+
+    def inputs(self, v: Value) -> list[Value]:
+        """`v`'s inputs, a shared number as a box for this use (the same box every time)."""
+        out = []
+        for i, u in enumerate(v.inputs):
+            if engine.is_shared_constant(u):
+                key = (id(v), i)
+                if key not in self._uses:
+                    self._uses[key] = engine.constant(u.data)
+                    self._held.append(v)
+                u = self._uses[key]
+            out.append(u)
+        return out
+
+    def order(self, roots: list[Value]) -> list[Value]:
+        """Every drawn node, each after all of its inputs."""
+        return engine.topological(roots, inputs=self.inputs)
+
+
 def topological(root: Value | Iterable[Value]) -> list[Value]:
     """Every node the output(s) depend on, each after all of its inputs (iterative walk).
 
-    Constants lifted from numbers are included. The graph's own bookkeeping is not touched,
-    so this is safe to call at any time.
+    Constants are included, and each plain number an op was given appears as a constant
+    of its own. The graph's own bookkeeping is not touched, so this is safe to call at
+    any time.
     """
-    return engine.topological(_roots(root, "topological()"))
+    return _Drawn().order(_roots(root, "topological()"))
 
 
 def path_between(source: Value | Iterable[Value], root: Value) -> set[Value]:
@@ -96,13 +126,13 @@ def path_between(source: Value | Iterable[Value], root: Value) -> set[Value]:
     """
     sources = {id(s) for s in _roots(source, "path_between()")}
     on_path: dict[int, Value] = {}
-    for v in topological(root):
+    for v in engine.topological(_roots(root, "path_between()")):
         if id(v) in sources or any(id(x) in on_path for x in v.inputs):
             on_path[id(v)] = v
     return set(on_path.values())
 
 
-def _nearest(roots: list[Value], limit: int) -> tuple[list[Value], int]:
+def _nearest(roots: list[Value], limit: int, drawn: _Drawn) -> tuple[list[Value], int]:
     """The ``limit`` nodes closest to the roots (breadth first) and how many nodes exist."""
     seen: set[int] = {id(r) for r in roots}
     kept: list[Value] = []
@@ -112,7 +142,7 @@ def _nearest(roots: list[Value], limit: int) -> tuple[list[Value], int]:
         v = queue.popleft()
         if len(kept) < limit:
             kept.append(v)
-        for x in v.inputs:
+        for x in drawn.inputs(v):
             if id(x) not in seen:
                 seen.add(id(x))
                 total += 1
@@ -280,13 +310,14 @@ def draw_dot(
     number = _number_format(fmt)
     marked = {id(v) for v in _roots(highlight, "draw_dot(highlight=...)")} if highlight else set()
 
+    drawn = _Drawn()
     if max_nodes is None:
-        nodes = topological(roots)
+        nodes = drawn.order(roots)
         total = len(nodes)
     else:
-        nodes, total = _nearest(roots, max_nodes)
+        nodes, total = _nearest(roots, max_nodes, drawn)
         if total <= max_nodes:  # draw everything, in data-flow order
-            nodes = topological(roots)
+            nodes = drawn.order(roots)
     ids = {id(v): f"v{i}" for i, v in enumerate(nodes)}
     root_ids = {id(r) for r in roots}
 
@@ -300,11 +331,12 @@ def draw_dot(
             _value_label(v, number, show_grad, rankdir),
             **_value_style(v, id(v) in root_ids, id(v) in marked),
         )
-        if v.inputs and all(id(x) in ids for x in v.inputs):
-            _op_node(dot, v, name, ids, marked)
+        inputs = drawn.inputs(v)
+        if inputs and all(id(x) in ids for x in inputs):
+            _op_node(dot, v, inputs, name, ids, marked)
 
     if total > len(nodes):
-        _summarise(dot, nodes, ids, total, rankdir)
+        _summarise(dot, nodes, drawn, ids, total, rankdir)
     return dot
 
 
@@ -339,14 +371,16 @@ def _value_style(v: Value, is_root: bool, marked: bool) -> dict[str, str]:
     return style
 
 
-def _op_node(dot: Diagram, v: Value, name: str, ids: dict[int, str], marked: set[int]) -> None:
+def _op_node(
+    dot: Diagram, v: Value, inputs: list[Value], name: str, ids: dict[int, str], marked: set[int]
+) -> None:
     op = f"{name}_op"
     hot = id(v) in marked
     attrs = dict(_OP_STYLE)
     if hot:
         attrs.update(color=_HIGHLIGHT, penwidth="2", fontcolor=_HIGHLIGHT)
     dot.node(op, v._op, **attrs)
-    for x in v.inputs:
+    for x in inputs:
         edge: dict[str, str] = {}
         if hot and id(x) in marked:
             edge.update(color=_HIGHLIGHT, penwidth="2")
@@ -359,6 +393,7 @@ def _op_node(dot: Diagram, v: Value, name: str, ids: dict[int, str], marked: set
 def _summarise(
     dot: Diagram,
     nodes: list[Value],
+    drawn: _Drawn,
     ids: dict[int, str],
     total: int,
     rankdir: str,
@@ -366,10 +401,12 @@ def _summarise(
     """One box standing for every node left out, joined to the drawn nodes it feeds."""
     hidden_ops: Counter[str] = Counter()
     leaves = constants = 0
-    frontier = [v for v in nodes if v.inputs and not all(id(x) in ids for x in v.inputs)]
+    frontier = [
+        v for v in nodes if drawn.inputs(v) and not all(id(x) in ids for x in drawn.inputs(v))
+    ]
     seen = set(ids)
     stack: list[Value] = []
-    for x in (x for v in frontier for x in v.inputs):
+    for x in (x for v in frontier for x in drawn.inputs(v)):
         if id(x) not in seen:
             seen.add(id(x))
             stack.append(x)
@@ -381,7 +418,7 @@ def _summarise(
             leaves += 1
         else:
             constants += 1
-        for y in x.inputs:
+        for y in drawn.inputs(x):
             if id(y) not in seen:
                 seen.add(id(y))
                 stack.append(y)
@@ -404,7 +441,7 @@ def _summarise(
         name = ids[id(v)]
         op = f"{name}_op"
         dot.node(op, v._op, **_OP_STYLE)
-        for x in v.inputs:
+        for x in drawn.inputs(v):
             if id(x) in ids:
                 dot.edge(ids[id(x)], op)
             else:
@@ -556,9 +593,10 @@ def trace(
     ):
         raise ValueError(f"trace(): max_nodes must be a positive int or None, got {max_nodes!r}")
     number = _number_format(fmt)
-    order = topological(_roots(root, "trace()"))
+    drawn = _Drawn()
+    order = drawn.order(_roots(root, "trace()"))
     index = {id(v): i for i, v in enumerate(order)}
-    rows = list(_trace_rows(order, index, number))
+    rows = list(_trace_rows(order, drawn, index, number))
     skipped = 0
     if max_nodes is not None and len(rows) > max_nodes:
         skipped = len(rows) - max_nodes
@@ -575,11 +613,11 @@ def trace(
 
 
 def _trace_rows(
-    order: list[Value], index: dict[int, int], number: Number
+    order: list[Value], drawn: _Drawn, index: dict[int, int], number: Number
 ) -> Iterator[tuple[str, str, str, str, str]]:
     for i, v in enumerate(order):
         if v.inputs:
-            made = f"{v.op}({','.join(f'#{index[id(x)]}' for x in v.inputs)})"
+            made = f"{v.op}({','.join(f'#{index[id(x)]}' for x in drawn.inputs(v))})"
         else:
             made = "leaf" if v.requires_grad else "const"
         grad = number(_as_float(v.grad)) if v.requires_grad else ""

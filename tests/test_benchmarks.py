@@ -53,7 +53,8 @@ def test_all_engines_compute_the_same_first_loss(quick):
 def test_graph_sizes_memory_and_chain_are_reported(quick):
     results, _, _ = quick
     mem = results["memory"]
-    assert mem["eager"]["nodes"] == mem["micrograd"]["nodes"] > 1000  # the same graph
+    # the same graph; microgradx shares one constant node among the uses of a number
+    assert mem["eager"]["nodes"] + mem["eager"]["shared"] == mem["micrograd"]["nodes"] > 1000
     for engine in ("eager", "micrograd"):
         assert 0 < mem[engine]["bytes_per_node"] <= mem[engine]["bytes_per_node_after_backward"]
     n = results["setting"]["chain"]

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from microgradx import Value, grad, ops
+from microgradx import Value, defprim, grad, ops
 from microgradx.functional import derivative, hvp, jvp
+from microgradx.primitive import REGISTRY
 
 Formula = Callable[[float], float]
 
@@ -86,13 +87,13 @@ def derivatives(f: Callable[[Value], Value], x0: float, n: int) -> list[float]:
 
 
 def test_every_builtin_has_hand_derived_formulas() -> None:
-    assert set(UNARY) | set(BINARY) == {b[0] for b in ops.BUILTINS}
+    assert set(UNARY) | set(BINARY) == {r.name for r in ops.TABLE}
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))
 def test_unary_first_and_second_derivative(name: str) -> None:
     d1, d2, points = UNARY[name]
-    prim = ops.BY_NAME[name]
+    prim = REGISTRY.by_name[name]
     for x0 in points:
         _, got1, got2 = derivatives(prim, x0, 2)
         assert close(got1, d1(x0)), (name, x0, got1)
@@ -102,7 +103,7 @@ def test_unary_first_and_second_derivative(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(BINARY))
 def test_binary_gradient_and_hessian(name: str) -> None:
     d1, d2 = BINARY[name]
-    prim = ops.BY_NAME[name]
+    prim = REGISTRY.by_name[name]
     for x0, y0 in BINARY_POINTS:
         x, y = Value(x0), Value(y0)
         gx, gy = grad(prim(x, y), [x, y], create_graph=True)
@@ -147,8 +148,8 @@ def test_gradgradcheck_every_builtin(name: str) -> None:
     from microgradx.testing import gradgradcheck
 
     # points inside every domain and away from the kinks of relu and abs
-    assert gradgradcheck(ops.BY_NAME[name], [0.8, 1.3][: ops.BY_NAME[name].arity])
-    assert gradgradcheck(ops.BY_NAME[name], [1.7, -0.6][: ops.BY_NAME[name].arity])
+    assert gradgradcheck(REGISTRY.by_name[name], [0.8, 1.3][: REGISTRY.by_name[name].arity])
+    assert gradgradcheck(REGISTRY.by_name[name], [1.7, -0.6][: REGISTRY.by_name[name].arity])
 
 
 def test_gradgradcheck_of_compositions() -> None:
@@ -185,7 +186,7 @@ def test_third_order_mixed_partials_of_value_pow_value() -> None:
 
 
 def test_user_defined_primitive_any_order() -> None:
-    softplus = ops.BY_NAME.get("hx_softplus") or ops.defprim(
+    softplus = REGISTRY.by_name.get("hx_softplus") or defprim(
         "hx_softplus", "log1p(exp(x))", "g * sigmoid(x)"
     )
     s = sig(0.4)
@@ -195,9 +196,9 @@ def test_user_defined_primitive_any_order() -> None:
 
 
 def test_user_defined_primitives_with_a_float_forward_and_a_piecewise_rule() -> None:
-    square = ops.BY_NAME.get("hx_square") or ops.defprim("hx_square", lambda x: x * x, "g * 2 * x")
+    square = REGISTRY.by_name.get("hx_square") or defprim("hx_square", lambda x: x * x, "g * 2 * x")
     assert derivatives(square, -1.5, 3) == [2.25, -3.0, 2.0, 0.0]
-    leaky = ops.BY_NAME.get("hx_leaky") or ops.defprim(
+    leaky = REGISTRY.by_name.get("hx_leaky") or defprim(
         "hx_leaky", "x if x > 0 else 0.1 * x", "g if x > 0 else 0.1 * g"
     )
     assert derivatives(leaky, 2.0, 2) == [2.0, 1.0, 0.0]

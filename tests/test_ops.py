@@ -102,6 +102,7 @@ def test_binary_number_on_the_right(
     constant = y.inputs[1]
     assert not constant.requires_grad
     assert constant.grad == 0.0  # numbers never receive a gradient
+    assert OPS[op](Value(7.0), b).inputs[1] is constant  # one constant node per number
 
 
 @pytest.mark.parametrize(("op", "a", "b", "value", "da", "db"), BINARY_CASES)

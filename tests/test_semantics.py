@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from microgradx import Value, enable_grad, grad, is_grad_enabled, no_grad
+from microgradx.engine import is_shared_constant
 
 # -- repeated backward ---------------------------------------------------------------------
 
@@ -140,7 +141,9 @@ def test_numbers_and_no_grad_results_get_no_gradient():
 
 
 def _count_values() -> int:
-    return sum(1 for o in gc.get_objects() if type(o) is Value)
+    # the constant nodes the engine keeps for numbers ops were given (one per number,
+    # shared, at most 1024) are not part of any one graph
+    return sum(1 for o in gc.get_objects() if type(o) is Value and not is_shared_constant(o))
 
 
 @pytest.fixture
@@ -738,12 +741,11 @@ def test_a_grad_set_to_none_counts_as_no_gradient_yet() -> None:
 
 
 def test_a_grad_of_none_in_a_fresh_process() -> None:
-    # in a fresh process no rule can fail, so the kernel adds to .grad as it goes
+    # the kernel adds to .grad as it goes; a bad .grad stops it and changes nothing
     import subprocess
 
     code = (
-        "from microgradx import Value, engine\n"
-        "assert engine._generated.kernel_accumulates\n"
+        "from microgradx import Value\n"
         "a, b = Value(1.0), Value(2.0)\n"
         "a.grad = None\n"
         "(a * b).backward()\n"

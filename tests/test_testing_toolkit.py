@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 import microgradx
 from microgradx import Value, defprim
-from microgradx.ops import BUILTINS, BY_NAME
+from microgradx.ops import TABLE
+from microgradx.primitive import REGISTRY
 from microgradx.testing import (
     WEIGHT,
     GradcheckError,
@@ -206,7 +207,7 @@ def test_gradgradcheck_checks_mixed_partials():
 # -- check_op -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [b[0] for b in BUILTINS])
+@pytest.mark.parametrize("name", [r.name for r in TABLE])
 def test_every_builtin_op_passes_check_op_to_second_order(name: str):
     # dogfooding: the engine's own table, at random points off each op's kinks and edges
     check_op(name, order=2)
@@ -222,7 +223,7 @@ def test_check_op_passes_on_correct_user_ops():
 def test_check_op_catches_each_wrong_rule_with_a_shrunk_point(
     op: Callable[..., Value], point: tuple[float, ...]
 ):
-    name = BY_NAME[op.name].name  # type: ignore[attr-defined]
+    name = REGISTRY.by_name[op.name].name  # type: ignore[attr-defined]
     with pytest.raises(GradcheckError) as info:
         check_op(op)
     first = str(info.value).splitlines()[0]
@@ -330,7 +331,7 @@ def test_a_shrunk_counterexample_reads_well():
 @given(expressions(max_depth=30, n_inputs=3, max_ops=60))
 def test_generated_graphs_are_valid_and_respect_every_domain(e: Expression):
     assert 1 <= e.depth <= 30
-    assert set(e.ops) <= {b[0] for b in BUILTINS}
+    assert set(e.ops) <= {r.name for r in TABLE}
     assert e.n_inputs == 3 and len(e.nodes) >= 4
     values_ = e.values()
     for node in e.nodes:
@@ -361,7 +362,7 @@ def test_graphs_off_the_domains_evaluate_without_python_exceptions(e: Expression
 @given(expressions(max_depth=10, n_inputs=3))
 def test_text_is_the_same_computation(e: Expression):
     # run the printed text (t0 = ...; t1 = ...; output) on Values: bit-for-bit the same
-    namespace: dict[str, object] = {name: BY_NAME[name] for name in e.ops}
+    namespace: dict[str, object] = {name: REGISTRY.by_name[name] for name in e.ops}
     namespace.update({f"x{i}": Value(x) for i, x in enumerate(e.inputs)})
     *lets, output = e.text.split("; ")
     for line in lets:

@@ -24,7 +24,7 @@ from ..engine import Value
 from ._check import GradcheckError, Mismatch, close, gradcheck, gradgradcheck
 
 if TYPE_CHECKING:
-    from ..ops import Primitive
+    from ..primitive import Primitive
     from .strategies import Domain
 
 #: the incoming gradient ``check_op`` also tries (a rule must multiply by ``g``)
@@ -94,11 +94,13 @@ def check_op(
         max_examples = settings().max_examples  # the current profile's
 
     def apply(*xs: Value) -> Value:
-        return prim(*xs)
+        out: Value = prim(*xs)
+        return out
 
     def weighted(*xs: Value) -> Value:
         # an incoming gradient other than 1 catches a rule that ignores or misuses g
-        return prim(*xs) * WEIGHT
+        out: Value = prim(*xs) * WEIGHT
+        return out
 
     @settings(
         max_examples=max_examples,

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import Value, grad
-from ..ops import BY_NAME, LIBRARY
+from ..ieee import LIBRARY
+from ..primitive import REGISTRY
 from .strategies import Expression
 
 ENGINES = ("microgradx", "autograd", "torch")
@@ -106,7 +107,7 @@ def _translated(
     name: str, table: Mapping[str, Callable[..., Any]], lookup: Callable[[str], Any]
 ) -> Callable[..., Any]:
     """A user primitive's forward expression, with the engine's functions substituted."""
-    prim = BY_NAME[name]
+    prim = REGISTRY.by_name[name]
     if not isinstance(prim.forward, str) or prim.forward_tree is None:
         raise ValueError(
             f"primitive {name!r} is defined by a Python function: pass "
@@ -266,7 +267,7 @@ def gradient_scale(expr: Expression, point: Sequence[float] | None = None) -> tu
         if not node.args or adjoint[k] == 0.0:
             continue
         args = [Value(values[a]) for a in node.args]
-        partials = grad(BY_NAME[node.op](*args), args, allow_unused=True)
+        partials = grad(REGISTRY.by_name[node.op](*args), args, allow_unused=True)
         for a, p in zip(node.args, partials, strict=True):
             adjoint[a] += adjoint[k] * abs(p.data)
     scale = [0.0] * expr.n_inputs

@@ -21,7 +21,8 @@ from hypothesis import reject
 from hypothesis import strategies as st
 
 from ..engine import Value
-from ..ops import BUILTINS, BY_NAME, Primitive
+from ..ops import TABLE
+from ..primitive import REGISTRY, Primitive
 
 T = TypeVar("T")
 
@@ -95,9 +96,9 @@ def _primitive(op: object) -> Primitive:
     if isinstance(op, Primitive):
         return op
     if isinstance(op, str):
-        if op not in BY_NAME:
-            raise ValueError(f"unknown primitive {op!r}; known: {', '.join(BY_NAME)}")
-        return BY_NAME[op]
+        if op not in REGISTRY.by_name:
+            raise ValueError(f"unknown primitive {op!r}; known: {', '.join(REGISTRY.by_name)}")
+        return REGISTRY.by_name[op]
     raise TypeError(f"expected a primitive or its name, got {type(op).__name__}")
 
 
@@ -221,7 +222,7 @@ class Expression:
 
     def __call__(self, *args: Value | float) -> Value:
         """Build the graph on ``args`` (one per input) with microgradx's primitives."""
-        out = self.evaluate({name: BY_NAME[name] for name in self.ops}, args)
+        out = self.evaluate({name: REGISTRY.by_name[name] for name in self.ops}, args)
         if not isinstance(out, Value):
             raise TypeError("the expression's inputs must include at least one Value")
         return out
@@ -236,7 +237,7 @@ class Expression:
             elif n.op == "const":
                 results.append(n.value)
             else:
-                results.append(BY_NAME[n.op].safe(*(results[a] for a in n.args)))
+                results.append(REGISTRY.by_name[n.op].float_forward(*(results[a] for a in n.args)))
         return results
 
     @property
@@ -329,7 +330,7 @@ def _graphs(
                 n for n in names if _first_domain(n, domains).contains(data[newest], margin)
             )
         name = draw(st.sampled_from(fitting or names))
-        prim = BY_NAME[name]
+        prim = REGISTRY.by_name[name]
         # which operand, if any, is a constant (two-input ops only); None: both are nodes
         const_at = None
         if prim.arity == 2 and constants:
@@ -365,7 +366,7 @@ def _graphs(
             args.append(k)
             operands.append(data[k])
         else:
-            result = prim.safe(*operands)
+            result = prim.float_forward(*operands)
             if respect_domains and not math.isfinite(result):
                 continue
             if math.isfinite(result) and abs(result) > bound:
@@ -388,7 +389,7 @@ def _graphs(
 
 
 def _first_domain(name: str, domains: Mapping[str, tuple[Domain, ...]]) -> Domain:
-    return _slot_domains(name, domains, BY_NAME[name].arity, None)[0]
+    return _slot_domains(name, domains, REGISTRY.by_name[name].arity, None)[0]
 
 
 def _pick(
@@ -513,4 +514,4 @@ def _default_inputs(
 
 
 def _builtin_names() -> list[str]:
-    return [b[0] for b in BUILTINS]
+    return [row.name for row in TABLE]

@@ -1,0 +1,151 @@
+"""One rule-language expression as Python source, in the form each reader needs.
+
+Modes:
+
+* `fast`: plain float arithmetic, for code that is inlined (the operators, the backward
+  pass, `compile`); it may raise where Python raises (`1 / 0`);
+* `safe`: the same with IEEE 754 results (`1 / 0 = inf`), run when `fast` raised;
+* `value`: arithmetic on `Value` nodes, which records the graph of the derivative itself
+  (`create_graph=True`, higher orders).
+
+In the float modes whole numbers become float literals (CPython's float-with-float fast
+path), and `a ** b` becomes `_spow(a, b)` when the exponent `b` reads only plain numbers
+(PyTorch's shortcuts for a number exponent: `x * x` for 2, `sqrt` for 0.5, ...) and
+`_pow(a, b)` otherwise (C's `pow`, as `torch.pow(Tensor, Tensor)`), never Python's `**`,
+which can return a complex number.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Callable, Collection
+from typing import Literal
+
+from .. import rules
+
+Mode = Literal["fast", "safe", "value"]
+
+#: the rule names that stand for nodes of the graph (or plain numbers, in some forms)
+NODES = ("x", "y", "out")
+
+
+def emit(
+    tree: ast.expr,
+    mode: Mode,
+    variables: dict[str, str],
+    function: Callable[[str], str],
+    numbers: Collection[str] = (),
+) -> str:
+    """Python source for `tree` in `mode`.
+
+    `variables` maps each rule name (`x`, `g`, ...) to the source it stands for (names
+    not in it stay as they are); `function` maps a called function's name to the global
+    the generated code calls; `numbers` are the rule names that are plain numbers here
+    (a number operand), which decides how `**` is computed.
+    """
+    rewritten = _Rewrite(mode, variables, function, set(numbers)).visit(copy.deepcopy(tree))
+    if mode != "value":
+        rewritten = _FloatLiterals().visit(rewritten)
+    return ast.unparse(rewritten)
+
+
+def reads_only_numbers(tree: ast.expr, numbers: Collection[str]) -> bool:
+    """Whether `tree` is made of number literals and the rule names in `numbers` alone."""
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    called = {rules.callee(c) for c in rules.calls(tree)}
+    return (names - called) <= set(numbers)
+
+
+class _Rewrite(ast.NodeTransformer):
+    def __init__(
+        self,
+        mode: Mode,
+        variables: dict[str, str],
+        function: Callable[[str], str],
+        numbers: set[str],
+    ) -> None:
+        self.mode = mode
+        self.variables = variables
+        self.function = function
+        self.numbers = numbers
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.variables:
+            return ast.parse(self.variables[node.id], mode="eval").body
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        args = [self.visit(a) for a in node.args]
+        return ast.Call(func=ast.Name(self.function(rules.callee(node))), args=args, keywords=[])
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        number_exponent = reads_only_numbers(node.right, self.numbers)
+        left, right = self.visit(node.left), self.visit(node.right)
+        helper = None
+        if isinstance(node.op, ast.Pow) and self.mode != "value":
+            helper = "_spow" if number_exponent else "_pow"
+        elif isinstance(node.op, ast.Div) and self.mode == "safe":
+            helper = "_div"
+        if helper is not None:
+            return ast.Call(func=ast.Name(helper), args=[left, right], keywords=[])
+        return ast.BinOp(left=left, op=node.op, right=right)
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        self.generic_visit(node)
+        if self.mode == "value":
+            # a branch that reads none of the nodes the condition and the other branch read
+            # is linked to them (see `linked` in microgradx/codegen/runtime.py)
+            tested = sorted(set(NODES) & rules.names_used(node.test))
+            for field, other in (("body", node.orelse), ("orelse", node.body)):
+                branch = getattr(node, field)
+                read = sorted(set(tested) | (set(NODES) & rules.names_used(other)))
+                if tested and not set(NODES) & rules.names_used(branch):
+                    args = [branch, _names(tested), _names(read)]
+                    setattr(node, field, ast.Call(func=ast.Name("_linked"), args=args, keywords=[]))
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        self.generic_visit(node)
+        if self.mode == "value":
+            node.left = _data(node.left)
+            node.comparators = [_data(c) for c in node.comparators]
+        return node
+
+
+def _names(names: list[str]) -> ast.Tuple:
+    return ast.Tuple(elts=[ast.Name(n) for n in names], ctx=ast.Load())
+
+
+def _data(e: ast.expr) -> ast.expr:
+    return ast.Call(func=ast.Name("_data"), args=[e], keywords=[])
+
+
+class _FloatLiterals(ast.NodeTransformer):
+    """Whole numbers as float literals (`x < 0` becomes `x < 0.0`) outside calls.
+
+    Every variable of the generated code is a float, and CPython runs float-with-float
+    arithmetic and comparisons on a fast path that an int operand misses. Python converts
+    the int to float for the arithmetic anyway, so the result is the same. Kept as they
+    are: arguments of calls made of numbers alone (`_spow(x, 2)`: a function may want an
+    int), `-0` (it is 0, while `-0.0` is not) and ints no float equals.
+    """
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        node.args = [
+            self.visit(a) if any(isinstance(n, ast.Name) for n in ast.walk(a)) else a
+            for a in node.args
+        ]
+        return node
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        if isinstance(node.operand, ast.Constant) and node.operand.value == 0:
+            return node
+        node.operand = self.visit(node.operand)
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+        value = node.value
+        if type(value) is int and abs(value) < 2**53:
+            return ast.Constant(float(value))
+        return node
