@@ -250,7 +250,7 @@ class Optimizer:
         """``{"state": {index: buffers}, "param_groups": [settings + "params": indices]}``.
 
         Parameters are numbered in order across all groups, as in PyTorch; the buffers are
-        plain floats and ints, so :func:`microgradx.save` can write them.
+        plain floats and ints, so `microgradx.save` can write them.
         """
         index: dict[Value, int] = {}
         groups = []
@@ -265,7 +265,7 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore settings and buffers saved by :meth:`state_dict`.
+        """Restore settings and buffers saved by `state_dict`.
 
         The groups must have the same sizes as this optimizer's. Everything is checked
         before anything changes, so on error the optimizer is left as it was.
@@ -635,7 +635,7 @@ class LRScheduler:
         return {k: v for k, v in vars(self).items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore the state saved by :meth:`state_dict`."""
+        """Restore the state saved by `state_dict`."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"expected a dict from state_dict(), got {type(state_dict).__name__}")
         expected = set(self.state_dict())
