@@ -6,7 +6,7 @@ microgradx diff "x*y + exp(x)" --at x=1,y=2 --order 2      # gradient and Hessia
 microgradx draw "(a*b + c) * f" --at a=2,b=-3,c=10,f=-2 -o graph.svg
 ```
 
-Expressions are checked by :mod:`microgradx.expr` (never ``eval``). Anything refused, or a
+Expressions are checked by `microgradx.expr` (never ``eval``). Anything refused, or a
 missing value, ends with a one-line message on stderr and exit code 2.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,12 +37,17 @@ def _number(x: float) -> str:
 
 def _parse_at(items: Sequence[str] | None) -> dict[str, float]:
     values: dict[str, float] = {}
+    given: dict[str, str] = {}
     for item in items or []:
         for part in item.split(","):
             name, sep, text = part.partition("=")
-            name = name.strip()
+            # Python's parser reads identifiers in NFKC form ("ﬁ" is "fi"); so do we
+            name = unicodedata.normalize("NFKC", name.strip())
             if not sep or not name.isidentifier():
                 raise UsageError(f"--at expects name=number pairs like x=1,y=2, got {part!r}")
+            if name in given:
+                raise UsageError(f"--at gives {name} twice ({given[name]} and {part.strip()})")
+            given[name] = part.strip()
             try:
                 values[name] = float(text)
             except ValueError:

@@ -1,18 +1,24 @@
 """A safe parser for arithmetic expressions typed by a user (the command-line tool uses it).
 
 An expression such as ``"x**3 - 5*x**2 + 7*x - 1"`` or ``"tanh(a*b + c)"`` is parsed with
-Python's :mod:`ast` and checked against a whitelist: numbers, variable names, ``+ - * /
+Python's `ast` and checked against a whitelist: numbers, variable names, ``+ - * /
 **``, unary minus and plus, and calls of the one-input primitives (``exp``, ``log``,
 ``sqrt``, ``tanh``, ``sigmoid``, ``relu``, ``sin``, ``cos``, ``abs``). Nothing is ever
-passed to ``eval``: the checked tree is walked and each node applied to :class:`Value`
+passed to ``eval``: the checked tree is walked and each node applied to `Value`
 objects, so the result is a graph that can be differentiated and drawn.
 
->>> e = parse("x**2 + 3*x")
->>> e.variables
-('x',)
->>> out = e.evaluate({"x": Value(2.0, label="x")})
->>> out.data
-10.0
+Everything else is refused with `ExpressionError` and a one-line message, before any
+evaluation: other syntax, a number past the float range (``1e999``, a 400-digit integer),
+an exponent above `MAX_EXPONENT`, text that is not valid Unicode (a lone surrogate, which
+is how Python passes on command-line bytes that are not UTF-8), input too long or too deep.
+
+Examples:
+    >>> e = parse("x**2 + 3*x")
+    >>> e.variables
+    ('x',)
+    >>> out = e.evaluate({"x": Value(2.0, label="x")})
+    >>> out.data
+    10.0
 """
 
 from __future__ import annotations
@@ -77,7 +83,11 @@ class Expression:
 
 
 def parse(source: str) -> Expression:
-    """Parse and check ``source``; raise :class:`ExpressionError` (one line) if it is refused."""
+    """Parse and check ``source``.
+
+    Raises:
+        ExpressionError: the text is refused; the message is one line saying what and where.
+    """
     if not isinstance(source, str):
         raise ExpressionError(f"expected the expression as a str, got {type(source).__name__}")
     if len(source) > MAX_LENGTH:
@@ -89,7 +99,15 @@ def parse(source: str) -> Expression:
     if "\0" in source:  # Python 3.10's parser raises ValueError here, later ones SyntaxError
         raise ExpressionError("cannot parse the expression: it contains a null character")
     try:
-        tree = ast.parse(source.strip(), mode="eval").body
+        source.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate: bytes that were not UTF-8 text
+        raise ExpressionError(
+            f"cannot parse the expression: it is not valid text (U+{ord(source[e.start]):04X} "
+            f"at position {e.start}; was the command line UTF-8?)"
+        ) from None
+    text = source.strip()
+    try:
+        tree = ast.parse(text, mode="eval").body
     except SyntaxError as e:
         raise ExpressionError(f"cannot parse the expression: {e.msg}") from None
     except (RecursionError, MemoryError):
@@ -105,8 +123,8 @@ def parse(source: str) -> Expression:
     for node in nodes:
         if isinstance(node, ast.Name) and node.id in allowed and id(node) not in called:
             raise ExpressionError(f"{node.id} is a function: call it, as in {node.id}(x)")
-        _check(node, allowed, variables)
-    _check_exponents(tree)
+        _check(node, allowed, variables, text)
+    _check_exponents(tree, text)
     first_seen: dict[str, tuple[int, int]] = {}
     for node in nodes:
         if isinstance(node, ast.Name) and node.id in variables:
@@ -125,20 +143,31 @@ def _depth(tree: ast.AST) -> int:
     return deepest
 
 
-def _describe(node: ast.AST) -> str:
-    try:
-        text = ast.unparse(node)
-    except Exception:  # pragma: no cover - unparse handles every parsed node
-        text = type(node).__name__
-    return text if len(text) <= 40 else text[:37] + "..."
+def _describe(node: ast.AST, source: str = "") -> str:
+    """The node's text as typed (else as Python writes it), shortened to 40 characters."""
+    text = ast.get_source_segment(source, node) if source else None
+    if text is None:
+        try:
+            text = ast.unparse(node)
+        except Exception:  # pragma: no cover - unparse handles every parsed node
+            text = type(node).__name__
+    return text if len(text) <= 40 else f"{text[:18]}...{text[-18:]}"
 
 
-def _check(node: ast.AST, allowed: Mapping[str, Primitive], variables: list[str]) -> None:
+def _check(
+    node: ast.AST, allowed: Mapping[str, Primitive], variables: list[str], source: str = ""
+) -> None:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise ExpressionError(f"only numbers are allowed as constants, not {_describe(node)}")
-        if isinstance(node.value, float) and not math.isfinite(node.value):
-            raise ExpressionError(f"number out of range: {_describe(node)}")
+            raise ExpressionError(
+                f"only numbers are allowed as constants, not {_describe(node, source)}"
+            )
+        # every number is computed as a float: 1e999 and a 400-digit int are past the largest
+        if not math.isfinite(_as_float(node.value)):
+            what = _describe(node, source)
+            if isinstance(node.value, int):
+                what = f"an integer of {len(str(abs(node.value)))} digits"
+            raise ExpressionError(f"number out of range: {what} (floats reach about 1.8e308)")
     elif isinstance(node, ast.Name):
         if node.id in allowed:
             return  # the name of a called function (bare function names are refused earlier)
@@ -148,25 +177,35 @@ def _check(node: ast.AST, allowed: Mapping[str, Primitive], variables: list[str]
             variables.append(node.id)
     elif isinstance(node, ast.BinOp):
         if type(node.op) not in _BINOPS:
-            raise ExpressionError(f"operator not allowed in {_describe(node)} (use + - * / **)")
+            raise ExpressionError(
+                f"operator not allowed in {_describe(node, source)} (use + - * / **)"
+            )
     elif isinstance(node, ast.UnaryOp):
         if not isinstance(node.op, (ast.USub, ast.UAdd)):
-            raise ExpressionError(f"operator not allowed in {_describe(node)}")
+            raise ExpressionError(f"operator not allowed in {_describe(node, source)}")
     elif isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name not in allowed:
             raise ExpressionError(
-                f"unknown function in {_describe(node)}; allowed: {', '.join(sorted(allowed))}"
+                f"unknown function in {_describe(node, source)}; "
+                f"allowed: {', '.join(sorted(allowed))}"
             )
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
-            raise ExpressionError(f"{name}() takes exactly one argument: {_describe(node)}")
+            raise ExpressionError(f"{name}() takes exactly one argument: {_describe(node, source)}")
     elif isinstance(node, ast.operator | ast.unaryop | ast.Load):
         return
     else:
-        raise ExpressionError(f"not allowed in an expression: {_describe(node)}")
+        raise ExpressionError(f"not allowed in an expression: {_describe(node, source)}")
 
 
-def _check_exponents(tree: ast.expr) -> None:
+def _as_float(n: float) -> float:
+    try:
+        return float(n)
+    except OverflowError:  # an int past the largest float
+        return math.inf
+
+
+def _check_exponents(tree: ast.expr, source: str = "") -> None:
     # Each `base ** exponent` whose exponent uses no variable is computed in floats here
     # and refused if huge: the result would only overflow, and a user typing
     # 10**10**10 should hear why rather than get inf.
@@ -180,7 +219,8 @@ def _check_exponents(tree: ast.expr) -> None:
             e = exponent.data if isinstance(exponent, Value) else exponent
             if not math.isfinite(e) or abs(e) > MAX_EXPONENT:
                 raise ExpressionError(
-                    f"exponent too large in {_describe(node)} (at most {MAX_EXPONENT:g} in size)"
+                    f"exponent too large in {_describe(node, source)} "
+                    f"(at most {MAX_EXPONENT:g} in size)"
                 )
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from .engine import LEAF, Value, enable_grad, to_flag
+from .ieee import div, sqrt
 
 __all__ = [
     "SGD",
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 Params = Iterable[Value] | Iterable[dict[str, Any]]
+#: what ``Optimizer._update`` returns: each parameter with its new ``.data`` and its new
+#: buffers (None: no buffers)
+Updates = list[tuple[Value, Any, "dict[str, Any] | None"]]
 
 
 def _real(x: object, name: str) -> float:
@@ -88,9 +92,13 @@ fma = _fma_math if hasattr(math, "fma") else _fma_exact
 def _gradients(params: list[Value]) -> list[tuple[Value, float]]:
     """Each parameter with its ``.grad`` as a float (a Value after
     ``backward(create_graph=True)``), leaving out those whose ``.grad`` is None (PyTorch's
-    optimizers skip them); ``TypeError`` for any other ``.grad``."""
+    optimizers skip them); ``TypeError`` for any other ``.grad`` or a ``.data`` that is not
+    a number."""
     pairs = []
     for p in params:
+        d = p.data
+        if d.__class__ is not float and (isinstance(d, bool) or not isinstance(d, numbers.Real)):
+            raise TypeError(f"a parameter's .data must be a real number, got {type(d).__name__}")
         g = p.grad
         if g.__class__ is not float:
             if g is None:
@@ -123,6 +131,9 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Value, dict[str, Any]] = {}
         self._step_count = 0
+        #: ``_step_count`` when the first scheduler was attached (None: no scheduler yet);
+        #: a scheduler's first ``step()`` warns if no optimizer step was taken since
+        self._steps_unwatched: int | None = None
         if isinstance(params, (Value, dict)):
             raise TypeError(
                 "params must be an iterable of Values (e.g. model.parameters()) or of dicts, "
@@ -203,24 +214,34 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter once from its ``.grad``; returns ``closure()`` if given.
 
-        A parameter whose ``.grad`` is None is skipped, as in PyTorch; a ``.grad`` that is
-        not a number raises ``TypeError`` before any parameter moves. ``closure``
-        (optional, as in PyTorch) re-evaluates the model and returns the loss; it runs
-        first, with gradient recording on.
+        A parameter whose ``.grad`` is None is skipped, as in PyTorch; a ``.grad`` or
+        ``.data`` that is not a number raises ``TypeError``. A step that raises changes
+        nothing: no parameter, buffer or step count. ``closure`` (optional, as in PyTorch)
+        re-evaluates the model and returns the loss; it runs first, with gradient
+        recording on.
         """
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        # every .grad is read before any parameter moves: a refused step changes nothing
+        # every new value is computed before any is written: a refused step changes nothing
         gradients = [_gradients(group["params"]) for group in self.param_groups]
-        for group, pairs in zip(self.param_groups, gradients, strict=True):
+        updates = [
             self._update(group, pairs)
+            for group, pairs in zip(self.param_groups, gradients, strict=True)
+        ]
+        state = self.state
+        for group_updates in updates:
+            for p, data, buffers in group_updates:
+                p.data = data
+                if buffers is not None:
+                    state[p] = buffers
         self._step_count += 1
         return loss
 
-    def _update(self, group: dict[str, Any], pairs: list[tuple[Value, float]]) -> None:
-        """Update the group's parameters from ``(parameter, gradient)`` pairs."""
+    def _update(self, group: dict[str, Any], pairs: list[tuple[Value, float]]) -> Updates:
+        """The group's new parameter values and buffers from ``(parameter, gradient)``
+        pairs, computed without changing anything (``step`` writes them)."""
         raise NotImplementedError
 
     # -- saving and restoring ------------------------------------------------------------
@@ -229,7 +250,7 @@ class Optimizer:
         """``{"state": {index: buffers}, "param_groups": [settings + "params": indices]}``.
 
         Parameters are numbered in order across all groups, as in PyTorch; the buffers are
-        plain floats and ints, so :func:`microgradx.save` can write them.
+        plain floats and ints, so `microgradx.save` can write them.
         """
         index: dict[Value, int] = {}
         groups = []
@@ -244,7 +265,7 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore settings and buffers saved by :meth:`state_dict`.
+        """Restore settings and buffers saved by `state_dict`.
 
         The groups must have the same sizes as this optimizer's. Everything is checked
         before anything changes, so on error the optimizer is left as it was.
@@ -392,31 +413,32 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         return out
 
-    def _update(self, group: dict[str, Any], pairs: list[tuple[Value, float]]) -> None:
+    def _update(self, group: dict[str, Any], pairs: list[tuple[Value, float]]) -> Updates:
         # torch adds with `alpha` as one fused multiply-add: x + alpha * y rounded once
         neg_lr = -group["lr"]
         momentum = group["momentum"]
         wd = group["weight_decay"]
         maximize = group["maximize"]
         if not (momentum or wd or maximize):  # plain gradient descent: the hot path
-            for p, g in pairs:
-                p.data = fma(neg_lr, g, p.data)
-            return
+            return [(p, fma(neg_lr, g, p.data), None) for p, g in pairs]
         damp = 1 - group["dampening"]
         nesterov = group["nesterov"]
         state = self.state
+        out: Updates = []
         for p, g in pairs:
             if maximize:
                 g = -g
             if wd != 0:
                 g = fma(wd, p.data, g)
+            buffers = None
             if momentum != 0:
-                st = state.setdefault(p, {})
-                buf = st.get("momentum_buffer")
+                buffers = dict(state.get(p, {}))
+                buf = buffers.get("momentum_buffer")
                 buf = g if buf is None else fma(damp, g, buf * momentum)
-                st["momentum_buffer"] = buf
+                buffers["momentum_buffer"] = buf
                 g = fma(momentum, buf, g) if nesterov else buf
-            p.data = fma(neg_lr, g, p.data)
+            out.append((p, fma(neg_lr, g, p.data), buffers))
+        return out
 
 
 class Adam(Optimizer):
@@ -433,7 +455,9 @@ class Adam(Optimizer):
         p = p - (lr / (1 - beta1 ** t)) * m / denom
 
     ``m``, ``v`` (and ``vmax``) start at 0. The operations and their order are PyTorch's,
-    so the numbers are too.
+    so the numbers are too, including IEEE 754's where PyTorch gives them: with ``eps=0``
+    a second moment of 0 makes the update ``m / 0``, so the parameter becomes nan (``m =
+    0``) or -inf / +inf (``m`` positive / negative), and the step goes on.
     """
 
     _state_keys: ClassVar[dict[str, type]] = {
@@ -479,7 +503,7 @@ class Adam(Optimizer):
         out["amsgrad"] = to_flag(s["amsgrad"], "amsgrad")
         return out
 
-    def _update(self, group: dict[str, Any], pairs: list[tuple[Value, float]]) -> None:
+    def _update(self, group: dict[str, Any], pairs: list[tuple[Value, float]]) -> Updates:
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         eps = group["eps"]
@@ -489,6 +513,7 @@ class Adam(Optimizer):
         w = 1 - beta1
         c2 = 1 - beta2
         state = self.state
+        out: Updates = []
         for p, g in pairs:
             if maximize:
                 g = -g
@@ -497,29 +522,33 @@ class Adam(Optimizer):
                 st = {"step": 0.0, "exp_avg": 0.0, "exp_avg_sq": 0.0}
                 if amsgrad:
                     st["max_exp_avg_sq"] = 0.0
-                state[p] = st
+            new = dict(st)
             step = st["step"] + 1.0
-            st["step"] = step
+            new["step"] = step
             if wd != 0:
                 g = fma(wd, p.data, g)
             m = st["exp_avg"]
-            # torch's lerp(m, g, w), fused as torch computes it (two forms, for accuracy)
-            m = fma(w, g - m, m) if abs(w) < 0.5 else fma(w - 1, g - m, g)
+            # torch's lerp(m, g, w), fused as torch computes it (two forms, for accuracy):
+            # m + w * (g - m), or g - (g - m) * (1 - w), whose zeros have their own signs
+            m = fma(w, g - m, m) if abs(w) < 0.5 else fma(-(g - m), 1 - w, g)
             v = fma(c2 * g, g, st["exp_avg_sq"] * beta2)
-            st["exp_avg"] = m
-            st["exp_avg_sq"] = v
+            new["exp_avg"] = m
+            new["exp_avg_sq"] = v
             bias_correction1 = 1 - beta1**step
             bias_correction2 = 1 - beta2**step
             step_size = lr / bias_correction1
             bias_correction2_sqrt = bias_correction2**0.5
+            # IEEE, as torch: sqrt of a (loaded) negative moment is nan, and with eps = 0 a
+            # zero moment gives m / 0 = nan or +-inf
             if amsgrad:
                 vmax = st.get("max_exp_avg_sq", 0.0)
                 vmax = v if v > vmax or math.isnan(v) else vmax
-                st["max_exp_avg_sq"] = vmax
-                denom = math.sqrt(vmax) / bias_correction2_sqrt + eps
+                new["max_exp_avg_sq"] = vmax
+                denom = sqrt(vmax) / bias_correction2_sqrt + eps
             else:
-                denom = math.sqrt(v) / bias_correction2_sqrt + eps
-            p.data = p.data + -step_size * m / denom
+                denom = sqrt(v) / bias_correction2_sqrt + eps
+            out.append((p, p.data + div(-step_size * m, denom), new))
+        return out
 
 
 # -- learning-rate schedulers ---------------------------------------------------------------
@@ -530,7 +559,9 @@ class LRScheduler:
 
     Creating a scheduler records each group's ``"initial_lr"`` and applies the schedule's
     value for epoch 0. Call ``scheduler.step()`` once per epoch, after ``optimizer.step()``
-    (calling it before, as PyTorch < 1.1 did, skips the first value and gives a warning).
+    (calling it before, as PyTorch < 1.1 did, skips the first value). As in PyTorch, the
+    scheduler's first ``step()`` warns, once, if the optimizer has not stepped since the
+    first scheduler was attached to it.
     """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
@@ -541,6 +572,9 @@ class LRScheduler:
         self.optimizer = optimizer
         lrs = [group["lr"] for group in optimizer.param_groups]
         had_initial = ["initial_lr" in group for group in optimizer.param_groups]
+        unwatched = optimizer._steps_unwatched
+        if unwatched is None:  # the first scheduler: count optimizer steps from here
+            optimizer._steps_unwatched = optimizer._step_count
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -564,6 +598,7 @@ class LRScheduler:
                 group["lr"] = lr
                 if not was_set:
                     del group["initial_lr"]
+            optimizer._steps_unwatched = unwatched
             raise
         finally:
             self._is_initial = False
@@ -578,14 +613,17 @@ class LRScheduler:
 
     def step(self) -> None:
         """Advance one epoch and set each group's learning rate for it."""
-        self._step_count += 1
-        if self._step_count > 1 and self.optimizer._step_count == 0:
+        opt = self.optimizer
+        # PyTorch checks only the first call after __init__ (whose own step is call 0)
+        if self._step_count == 1 and opt._step_count == opt._steps_unwatched:
             warnings.warn(
-                "Detected call of `lr_scheduler.step()` before `optimizer.step()`: call "
-                "`optimizer.step()` first, or the first value of the schedule is skipped",
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call them "
+                "in the opposite order: `optimizer.step()` before `lr_scheduler.step()`, or "
+                "the first value of the learning rate schedule is skipped.",
                 UserWarning,
                 stacklevel=2,
             )
+        self._step_count += 1
         self.last_epoch += 1
         values = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
@@ -597,7 +635,7 @@ class LRScheduler:
         return {k: v for k, v in vars(self).items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore the state saved by :meth:`state_dict`."""
+        """Restore the state saved by `state_dict`."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"expected a dict from state_dict(), got {type(state_dict).__name__}")
         expected = set(self.state_dict())

@@ -86,7 +86,7 @@ def test_file_is_readable_json_with_format_version(tmp_path: Path) -> None:
     save({"model": model.state_dict(), "step": 3}, path)
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert doc["format"] == FORMAT == "microgradx-checkpoint"
-    assert doc["version"] == VERSION == 1
+    assert doc["version"] == VERSION == 2
     assert doc["data"]["step"] == 3
     assert doc["data"]["model"]["layers.0.neurons.0.w.0"] == model.layers[0].neurons[0].w[0].data
 
@@ -172,10 +172,10 @@ def test_foreign_files_are_refused(tmp_path: Path) -> None:
         (b"hello world", "not a complete JSON"),
         (
             b'{"format": "microgradx-checkpoint", "version": 99, "data": {}}',
-            "format version 99.*upgrade microgradx",
+            "format version 99.*versions up to 2: upgrade microgradx",
         ),
         (b'{"format": "microgradx-checkpoint", "version": "1", "data": {}}', "bad format version"),
-        (b'{"format": "microgradx-checkpoint", "version": 1}', "format, version and data"),
+        (b'{"format": "microgradx-checkpoint", "version": 1}', "fields format, version and data"),
         (
             b'{"format": "microgradx-checkpoint", "version": 1, "data": {"x": NaN}}',
             "non-standard JSON constant 'NaN'",

@@ -285,3 +285,52 @@ def test_any_text_is_parsed_or_refused_cleanly(source: str) -> None:
 def test_evaluate_refuses_a_value_that_is_not_a_number() -> None:
     with pytest.raises(TypeError, match="got str"):
         parse("x + 1").evaluate({"x": "2"})  # type: ignore[dict-item]
+
+
+# -- numbers too large, text that is not text, names as Python reads them ------------------
+
+
+def test_a_huge_integer_literal_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "diff", "1" * 401 + " * x", "--at", "x=1")
+    assert (code, out) == (2, "")
+    assert err == (
+        "microgradx: error: number out of range: an integer of 401 digits "
+        "(floats reach about 1.8e308)\n"
+    )
+    for source in ("x ** " + "9" * 400, "exp(" + "9" * 309 + ")", "0x" + "f" * 300):
+        code, out, err = run(capsys, "diff", source, "--at", "x=1")
+        assert code == 2 and out == "" and "number out of range" in err and err.count("\n") == 1
+    # the largest integers that are floats still work
+    code, out, _ = run(capsys, "diff", str(2**1023) + " * x", "--at", "x=1")
+    assert code == 0 and out.splitlines()[1] == "f = 8.98846567431e+307"
+
+
+def test_the_console_refuses_a_huge_integer_and_bytes_that_are_not_utf8() -> None:
+    for source in [("1" * 401 + " * x").encode(), b"x + \xff", b"x # \xfe"]:
+        refused = subprocess.run(
+            [sys.executable, "-m", "microgradx", "diff", source, "--at", "x=1"],
+            capture_output=True,
+            check=False,
+        )
+        assert refused.returncode == 2 and refused.stdout == b""
+        assert refused.stderr.startswith(b"microgradx: error: ")
+        assert refused.stderr.count(b"\n") == 1 and b"Traceback" not in refused.stderr
+
+
+def test_a_lone_surrogate_is_refused_with_its_position() -> None:
+    with pytest.raises(ExpressionError, match=r"not valid text \(U\+DCFF at position 4"):
+        parse("x + \udcff")
+
+
+def test_at_names_are_read_as_python_reads_identifiers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Python's parser folds "ﬁ" (a ligature) to "fi" (NFKC); so does --at
+    code, out, _ = run(capsys, "diff", "ﬁ * 2", "--at", "ﬁ=3")
+    assert code == 0 and out.splitlines()[1:] == ["f = 6", "f' = 2"]
+
+
+def test_a_variable_given_twice_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "diff", "x", "--at", "x=1", "--at", "x=2")
+    assert (code, out) == (2, "")
+    assert err == "microgradx: error: --at gives x twice (x=1 and x=2)\n"
