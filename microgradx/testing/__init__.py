@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..engine import Value
 from ._check import GradcheckError, Mismatch, close, gradcheck, gradgradcheck
+from .grading import EngineReport, check_engine
 
 if TYPE_CHECKING:
     from ..ops import Primitive
@@ -32,8 +33,10 @@ WEIGHT = -2.5
 
 __all__ = [
     "WEIGHT",
+    "EngineReport",
     "GradcheckError",
     "Mismatch",
+    "check_engine",
     "check_op",
     "close",
     "gradcheck",
