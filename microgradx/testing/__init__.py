@@ -9,8 +9,11 @@
   random expression graphs).
 * :mod:`microgradx.testing.oracles`: the same generated graph evaluated by HIPS autograd
   or PyTorch, compared value by value and gradient by gradient.
+* `check_engine(Value)`: grade someone else's micrograd-style `Value` class against
+  microgradx (each op, re-used nodes, random graphs, depth, a second backward); it returns
+  an `EngineReport` (see `microgradx.testing.grading`).
 
-The strategies and ``check_op`` need Hypothesis (``pip install "microgradx[test]"``);
+The strategies, ``check_op`` and ``check_engine`` need Hypothesis (``pip install "microgradx[test]"``);
 ``gradcheck`` needs nothing.
 """
 
