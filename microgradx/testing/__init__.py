@@ -13,8 +13,8 @@
   microgradx (each op, re-used nodes, random graphs, depth, a second backward); it returns
   an `EngineReport` (see `microgradx.testing.grading`).
 
-The strategies, ``check_op`` and ``check_engine`` need Hypothesis (``pip install "microgradx[test]"``);
-``gradcheck`` needs nothing.
+The strategies, ``check_op`` and ``check_engine`` need Hypothesis
+(``pip install "microgradx[test]"``); ``gradcheck`` needs nothing.
 """
 
 from __future__ import annotations
