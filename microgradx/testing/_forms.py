@@ -292,18 +292,23 @@ class Graph:
         return "; ".join(ops)
 
     def build(self, cls: type) -> list[Any]:
-        """Every node of the graph made with `cls`; a result that is not a `cls` raises."""
+        """Every node of the graph made with `cls`; a result that is not Value-like raises."""
         nodes: list[Any] = [cls(x) for x in self.inputs]
         for s in self.steps:
             a = nodes[s.args[0]]
             b = nodes[s.args[1]] if len(s.args) > 1 else None
             result = s.form.apply(a, b, s.k)
-            if not isinstance(result, cls):
+            if not (isinstance(result, cls) or is_value_like(result)):
                 raise NotAValueError(
                     f"{s.form.code(k=s.k)} returned {type(result).__name__}, not a {cls.__name__}"
                 )
             nodes.append(result)
         return nodes
+
+
+def is_value_like(x: Any) -> bool:
+    """Whether `x` has `.data`, `.grad` and `.backward()` (the class may be a base class)."""
+    return hasattr(x, "data") and hasattr(x, "grad") and callable(getattr(x, "backward", None))
 
 
 class NotAValueError(TypeError):

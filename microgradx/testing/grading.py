@@ -41,6 +41,7 @@ from ._forms import (
     Step,
     close,
     form,
+    is_value_like,
     number,
 )
 
@@ -156,7 +157,9 @@ class CheckResult:
 class EngineReport:
     """What `check_engine` found: one `CheckResult` per check, and the failing examples.
 
-    `str(report)` is a table to read in a terminal; in Jupyter the report shows as HTML.
+    `report.table()` is an OK/WRONG table to read in a terminal, and `str(report)` adds every
+    failure and note with its code (what the command line prints). In Jupyter the report
+    shows as an HTML table.
 
     Attributes:
         engine: the graded class, as `module.Name`.
@@ -468,7 +471,7 @@ def load_engine(target: str) -> tuple[type, str | None]:
             for k, v in vars(module).items()
             if isinstance(v, type) and v.__module__ == module_name
         ]
-        hint = f" (it defines {', '.join(classes)}: name one as {path_text}:{classes[0]})"
+        hint = f" (it defines {', '.join(classes)}: name one as {path_text}:CLASS)"
         raise _ValueInputError(f"{path_text} has no class {name}" + (hint if classes else ""))
     if not isinstance(cls, type):
         raise _TypeInputError(f"{path_text}:{name} is a {type(cls).__name__}, not a class")
@@ -562,6 +565,18 @@ def _expected(graph: Graph, check_domain: bool = True) -> _Expected | None:
     return _Expected(numbers, values, adjoints, scale)
 
 
+def _importable(cls: type) -> bool:
+    """Whether `from module import Name` finds `cls` (not in `__main__` or a function)."""
+    module = sys.modules.get(cls.__module__)
+    return (
+        module is not None
+        and cls.__module__ != "__main__"
+        and getattr(module, "__spec__", None) is not None
+        and cls.__qualname__ == cls.__name__
+        and getattr(module, cls.__name__, None) is cls
+    )
+
+
 def _agree(
     expected: Mapping[str, float], received: Mapping[str, float], rtol: float, scale: float
 ) -> bool:
@@ -579,13 +594,11 @@ class _Context:
         self.rtol = rtol
         self.seed = seed
         self.max_examples = max_examples
-        module = cls.__module__ if module is None else module
-        if module in ("__main__", "builtins", "__docs__") or not all(
-            p.isidentifier() for p in module.split(".")
-        ):
-            self.header = f"# {self.name}: the class you graded"
-        else:
+        self.header = f"# {self.name}: the class you graded"
+        if module is not None:
             self.header = f"from {module} import {self.name}"
+        elif _importable(cls):
+            self.header = f"from {cls.__module__} import {self.name}"
         self.failures: list[Finding] = []
         self.notes: list[Finding] = []
         self.link = self._find_link()
@@ -778,12 +791,11 @@ class _Context:
             if family in unsupported:
                 reasons.setdefault(unsupported[family], []).append(family)
         for why, group in reasons.items():
-            title = (
-                ", ".join(f.text for f in FAMILIES[group[0]])
-                if len(group) == 1
-                else ", ".join(group)
-            )
-            rows.append((", ".join(group), CheckResult("skipped", why, title)))
+            if len(group) == 1:
+                title, text = ", ".join(f.text for f in FAMILIES[group[0]]), why
+            else:
+                title, text = f"{len(group)} ops", f"{', '.join(group)}: {why}"
+            rows.append((", ".join(group), CheckResult("skipped", text, title)))
         bad = [f for f in results if results[f].status == "failed"]
         n_forms = sum(len(FAMILIES[f]) for f in families)
         if bad:
@@ -829,7 +841,7 @@ class _Context:
         return f"the rule of {f.text}: {f.rule}"
 
     def _compare(
-        self, graph: Graph, expected: _Expected, category: str, culprit: str, title: str = ""
+        self, graph: Graph, expected: _Expected, category: str, culprit: str
     ) -> Finding | None:
         received, error = self.receive(graph)
         if error is None and _agree(expected.numbers, received, self.rtol, expected.scale):
@@ -839,7 +851,7 @@ class _Context:
         numbers = "  # microgradx: " + " ".join(_fmt(v) for v in expected.numbers.values())
         return Finding(
             category=category,
-            title=title or graph.title,
+            title=graph.title,
             code=self.program(graph, comment=numbers),
             expected=expected.numbers,
             received=received,
@@ -1020,7 +1032,7 @@ class _Context:
                     want,
                     got,
                     None,
-                    "the rule of a + b",
+                    "every a + b is right alone: look at how backward() walks a long chain",
                     DEPTH,
                 )
             )
@@ -1042,7 +1054,7 @@ class _Context:
             out.append(v)
             if self.link is not None:
                 kids = getattr(v, self.link, ())
-                todo += [k for k in kids if isinstance(k, self.cls)]
+                todo += [k for k in kids if is_value_like(k)]
         return out
 
     def _zeroing_code(self, graph: Graph) -> list[str]:
