@@ -219,6 +219,14 @@ BUGS: dict[str, list[tuple[str, str]]] = {
         ),
         ("        for v, g in zip(topo, kept):\n            v.grad += g\n", ""),
     ],
+    # a number operand not wrapped in a Value: a + 2.0 reads 2.0.data
+    "unwrapped": [
+        (
+            "        other = other if isinstance(other, Value) else Value(other)\n"
+            "        out = Value(self.data + other.data, (self, other))\n",
+            "        out = Value(self.data + other.data, (self, other))\n",
+        )
+    ],
     # relu's derivative at 0 taken as 1 (PyTorch: 0): a note, not a failure
     "relu_at_zero": [("(out.data > 0) * out.grad", "(self.data >= 0) * out.grad")],
 }
@@ -570,6 +578,24 @@ def test_kept_intermediates_are_a_note(graded: Callable[[str], EngineReport]) ->
     assert report.categories["rerun"].status == "passed"
     (note,) = [f for f in report.notes if f.category == "accumulate"]
     assert note.ops <= 3 and "intermediate" in note.culprit
+
+
+def test_unwrapped_number_operand(graded: Callable[[str], EngineReport]) -> None:
+    report = graded("unwrapped")
+    assert op_rows(report)["add"] == "failed" and op_rows(report)["mul"] == "passed"
+    by_title = {f.title: f for f in report.failures}
+    f = by_title["a + 2.0"]
+    assert f.error is not None and f.error.startswith("AttributeError")
+    assert "wrap a number operand" in f.culprit
+    assert report.categories["reuse"].status == "passed"  # a + b is right
+
+
+def test_microgradx_itself_passes_every_check_and_edge() -> None:
+    from microgradx import Value
+
+    report = check_engine(Value, max_examples=EXAMPLES)
+    assert all(c.status == "passed" for c in report.categories.values())
+    assert report.unsupported == {} and report.notes == () and report.failures == ()
 
 
 def test_kink_convention_is_a_note(graded: Callable[[str], EngineReport]) -> None:

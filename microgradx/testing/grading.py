@@ -653,7 +653,7 @@ class _Context:
         `check` returns a `Finding` for a failing example, None for a passing one and
         `_INVALID` for one to discard.
         """
-        from hypothesis import HealthCheck, Verbosity, assume, given, settings
+        from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings
         from hypothesis import seed as hseed
         from hypothesis.errors import Unsatisfiable
 
@@ -669,6 +669,9 @@ class _Context:
             verbosity=Verbosity.quiet,
             report_multiple_bugs=False,
             print_blob=False,
+            # no explain phase: it replays the shrunk example many times to say which
+            # parts matter, and the report shows the example itself
+            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
         )
         @given(strategy)
         def prop(example: Any) -> None:
