@@ -9,9 +9,12 @@
   random expression graphs).
 * :mod:`microgradx.testing.oracles`: the same generated graph evaluated by HIPS autograd
   or PyTorch, compared value by value and gradient by gradient.
+* `check_engine(Value)`: grade someone else's micrograd-style `Value` class against
+  microgradx (each op, re-used nodes, random graphs, depth, a second backward); it returns
+  an `EngineReport` (see `microgradx.testing.grading`).
 
-The strategies and ``check_op`` need Hypothesis (``pip install "microgradx[test]"``);
-``gradcheck`` needs nothing.
+The strategies, ``check_op`` and ``check_engine`` need Hypothesis
+(``pip install "microgradx[test]"``); ``gradcheck`` needs nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..engine import Value
 from ._check import GradcheckError, Mismatch, close, gradcheck, gradgradcheck
+from .grading import EngineReport, check_engine
 
 if TYPE_CHECKING:
     from ..primitive import Primitive
@@ -32,8 +36,10 @@ WEIGHT = -2.5
 
 __all__ = [
     "WEIGHT",
+    "EngineReport",
     "GradcheckError",
     "Mismatch",
+    "check_engine",
     "check_op",
     "close",
     "gradcheck",
