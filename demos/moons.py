@@ -141,7 +141,7 @@ def draw(run: MoonsRun, out: Path, resolution: int = 100) -> list[Path]:
         written.append(out / name)
     y, about = neuron_graph(run)
     print(f"neuron.svg: {about}")
-    written.append(render(draw_dot(y), out / "neuron.svg"))
+    written.append(render(draw_dot(y, rankdir="TB", stack=True), out / "neuron.svg"))
     return written
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import graphviz  # type: ignore[import-untyped]
 
 from . import engine
-from .engine import Value
+from .engine import Value, to_flag
 
 __all__ = [
     "Diagram",
@@ -243,6 +243,7 @@ def draw_dot(
     fmt: str | Number = ".4f",
     highlight: Iterable[Value] = (),
     max_nodes: int | None = 200,
+    stack: bool = False,
 ) -> Diagram:
     """The computation graph behind ``root`` as a :class:`graphviz.Digraph`.
 
@@ -260,7 +261,10 @@ def draw_dot(
         highlight: Values to draw in red (see :func:`path_between`), with the ops and
             arrows that connect them.
         max_nodes: at most this many Values are drawn, the ones nearest the output; the
-            rest is summarised in one box (how many nodes, which ops). ``None`` draws all.
+            rest is summarised in one box (how many nodes, which ops). `None` draws all.
+        stack: put each box's label, data and grad on top of one another instead of side
+            by side: with `rankdir="TB"` the diagram is then narrow enough to read on a
+            page or a phone.
 
     Returns:
         A :class:`Diagram` (a ``graphviz.Digraph``): display it in Jupyter, or write it
@@ -277,6 +281,7 @@ def draw_dot(
         not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1
     ):
         raise ValueError(f"draw_dot(): max_nodes must be a positive int or None, got {max_nodes!r}")
+    stack = to_flag(stack, "draw_dot(stack=...)")
     number = _number_format(fmt)
     marked = {id(v) for v in _roots(highlight, "draw_dot(highlight=...)")} if highlight else set()
 
@@ -297,7 +302,7 @@ def draw_dot(
         name = ids[id(v)]
         dot.node(
             name,
-            _value_label(v, number, show_grad, rankdir),
+            _value_label(v, number, show_grad, rankdir, stack),
             **_value_style(v, id(v) in root_ids, id(v) in marked),
         )
         if v.inputs and all(id(x) in ids for x in v.inputs):
@@ -308,14 +313,14 @@ def draw_dot(
     return dot
 
 
-def _value_label(v: Value, number: Number, show_grad: bool, rankdir: str) -> str:
+def _value_label(v: Value, number: Number, show_grad: bool, rankdir: str, stack: bool) -> str:
     fields = [_record_text(v.label)] if v.label else []
     # a constant never gets a gradient: show only its value
     kind = "data" if v.requires_grad or v.label else "const"
     fields.append(f"{kind} {_record_text(number(v.data))}")
     if v.requires_grad and show_grad:
         fields.append(f"grad {_record_text(number(_as_float(v.grad)))}")
-    return _record(fields, True, rankdir)
+    return _record(fields, not stack, rankdir)
 
 
 def _record(fields: list[str], side_by_side: bool, rankdir: str) -> str:

@@ -192,7 +192,8 @@ def test_learning_rate_pictures_and_printout_say_the_same_word(
     figs = demo.figures(learning_rate_runs())
     for name in ("loss_curves.png", "steps.png"):
         titles = [ax.get_title() for ax in figs[name].axes]
-        assert titles == [f"lr = {lr}: {w}" for lr, w in zip(("0.1", "0.95", "1.1", "30"), words)]
+        rates = ("0.1", "0.95", "1.1", "30")
+        assert titles == [f"lr = {lr}: {w}" for lr, w in zip(rates, words, strict=True)]
         assert clashes(figs[name]) == [], name
     assert {ax.get_xlabel() for ax in figs["steps.png"].axes} == {"w"}
     (note,) = figs["loss_curves.png"].axes[3].texts
@@ -295,7 +296,10 @@ def test_digits_loss_label_does_not_sit_on_the_curve() -> None:
 # -- a demo without its extra ----------------------------------------------------------------
 
 
-BLOCK = "import runpy, sys; sys.modules[{name!r}] = None; sys.argv = [{demo!r}]; runpy.run_path({demo!r}, run_name='__main__')"
+BLOCK = (
+    "import runpy, sys; sys.modules[{name!r}] = None; sys.argv = [{demo!r}]; "
+    "runpy.run_path({demo!r}, run_name='__main__')"
+)
 
 
 @pytest.mark.parametrize(
