@@ -26,7 +26,11 @@ _MATH = re.compile(
 
 def to_mathml(tex: str, display: bool) -> str:
     """The MathML of one formula (`display` for a formula on its own line)."""
-    return convert(tex.strip(), display="block" if display else "inline")
+    math = convert(tex.strip(), display="block" if display else "inline")
+    unknown = re.search(r">(\\[A-Za-z]+)<", math)  # latex2mathml keeps what it cannot read
+    if unknown:
+        raise ValueError(f"unknown command {unknown.group(1)}")
+    return math
 
 
 def typeset(page_html: str, where: str = "page") -> str:
