@@ -6,7 +6,8 @@ Use the `browser` fixture (registered in conftest.py) in a test of any HTML page
         browser.get((tmp_path / "page.html").as_uri())
 
 When Chromium, its driver or Selenium is missing the test is skipped with a reason that
-says what to install (`.ci/run` installs all three, so in CI these tests always run).
+says what to install; `.ci/run` installs all three and sets MICROGRADX_REQUIRE_BROWSER=1,
+which turns that skip into a failure, so in CI these tests always run.
 `built_site` builds the MkDocs site once per test session for the tests that read it.
 """
 
@@ -93,7 +94,10 @@ def browser() -> Iterator[WebDriver]:
     """One headless Chromium (1280 x 900) for the whole session; skipped if not installed."""
     reason = missing()
     if reason:
-        pytest.skip(f"browser test did not run: {reason}; install with {INSTALL}")
+        message = f"browser test did not run: {reason}; install with {INSTALL}"
+        if os.environ.get("MICROGRADX_REQUIRE_BROWSER"):  # set by .ci/run: it must run there
+            pytest.fail(message)
+        pytest.skip(message)
     driver, profile = start()
     try:
         yield driver
@@ -115,6 +119,8 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The documentation built once per session with `mkdocs build --strict`."""
     reason = mkdocs_missing()
     if reason:
+        if os.environ.get("MICROGRADX_REQUIRE_BROWSER"):
+            pytest.fail(f"docs test did not run: {reason}")
         pytest.skip(f"docs test did not run: {reason}")
     out = tmp_path_factory.mktemp("site")
     env: dict[str, Any] = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
