@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 TUTORIAL = ["index.md", *(f"tutorial/{p.name}" for p in sorted((DOCS / "tutorial").glob("*.md")))]
+OTHER_PAGES = [
+    str(p.relative_to(DOCS))
+    for folder in ("howto", "explanation")
+    for p in sorted((DOCS / folder).glob("*.md"))
+]
 
 # -- the API reference -------------------------------------------------------------------
 
@@ -273,6 +278,52 @@ def html_name(md: str) -> str:
     return md.removesuffix(".md") + ".html"
 
 
+# figures drawn by code outside this check's reach, with what must change; the test
+# test_known_unreadable_figures fails once they are readable, so the entry can go
+KNOWN_UNREADABLE = {
+    "benchmark.png": "benchmarks/run.py chart() draws 11 in wide with 7 pt labels",
+}
+
+
+def readable(img: dict[str, Any], source: Path) -> str | None:
+    """Why an image is too small to read as shown (None when it is readable)."""
+    if img["shown"] >= img["natural"] - 1:
+        return None  # shown at its own size or larger
+    if source.suffix == ".png":
+        dpi = png_dpi(source)
+        if not dpi:
+            return f"{source.name}: no resolution recorded"
+        px_per_inch = img["shown"] / (img["natural"] / dpi)
+        if px_per_inch < MIN_PX_PER_INCH:
+            return (
+                f"{img['src']} is shrunk to {img['shown']:.0f} px wide, "
+                f"{px_per_inch:.0f} px per inch of figure: its small text is unreadable"
+            )
+    elif source.suffix == ".svg":
+        width_pt, font_pt = svg_smallest_text(source)
+        px = font_pt * img["shown"] / width_pt
+        if px < MIN_SVG_TEXT_PX:
+            return f"{img['src']} text is {px:.1f} px high"
+    return None
+
+
+def check_images_and_math(state: dict[str, Any], built_site: Path, page: str) -> None:
+    """Every image loaded and is shown large enough to read; all math is typeset."""
+    for img in state["imgs"]:  # every image loaded, and is shown large enough to read
+        assert img["complete"] and img["natural"] > 0, f"{page}: {img['src']} did not load"
+        source = (built_site / html_name(page)).parent / unquote(img["src"])
+        if source.name not in KNOWN_UNREADABLE:
+            problem = readable(img, source)
+            assert problem is None, f"{page}: {problem}"
+
+    # math typeset: laid out boxes, and no TeX left as text
+    assert all(w > 0 and h > 0 for w, h in state["maths"]), f"{page}: an empty formula"
+    for tex in ("\\frac", "\\partial", "\\hat", "$$", "\\("):
+        assert tex not in state["text"], f"{page}: raw TeX {tex!r} shows"
+    built = (built_site / html_name(page)).read_text("utf-8")
+    assert len(state["maths"]) == built.count("<math "), f"{page}: a formula is missing"
+
+
 @pytest.mark.parametrize("page", TUTORIAL, ids=TUTORIAL)
 def test_page_in_the_browser(
     browser: WebDriver, built_site: Path, screenshots: Path, page: str
@@ -284,35 +335,28 @@ def test_page_in_the_browser(
     browser.set_window_size(1280, 900)
     assert state["h1"], f"{page}: no heading; the page did not load"
 
-    for img in state["imgs"]:  # every image loaded, and is shown large enough to read
-        assert img["complete"] and img["natural"] > 0, f"{page}: {img['src']} did not load"
-        source = (built_site / html_name(page)).parent / unquote(img["src"])
-        if img["shown"] >= img["natural"] - 1:
-            continue  # shown at its own size or larger
-        if source.suffix == ".png":
-            dpi = png_dpi(source)
-            assert dpi, f"{source.name}: no resolution recorded"
-            px_per_inch = img["shown"] / (img["natural"] / dpi)
-            assert px_per_inch >= MIN_PX_PER_INCH, (
-                f"{page}: {img['src']} is shrunk to {img['shown']:.0f} px wide, "
-                f"{px_per_inch:.0f} px per inch of figure: its small text is unreadable"
-            )
-        elif source.suffix == ".svg":
-            width_pt, font_pt = svg_smallest_text(source)
-            px = font_pt * img["shown"] / width_pt
-            assert px >= MIN_SVG_TEXT_PX, f"{page}: {img['src']} text is {px:.1f} px high"
-
-    # math typeset: laid out boxes, and no TeX left as text
-    assert all(w > 0 and h > 0 for w, h in state["maths"]), f"{page}: an empty formula"
-    for tex in ("\\frac", "\\partial", "\\hat", "$$", "\\("):
-        assert tex not in state["text"], f"{page}: raw TeX {tex!r} shows"
-    source_md = (DOCS / page).read_text("utf-8")
-    if "$" in source_md:
-        assert state["maths"], f"{page}: has math but none was typeset"
+    check_images_and_math(state, built_site, page)
 
     for code in state["codes"]:  # no line runs out of its box or under the copy button
         assert code["overflow"] <= 0, f"{page}: code cut off at the right: {code['first']!r}"
         assert not code["covered"], f"{page}: the copy button covers {code['first']!r}"
+
+
+@pytest.mark.parametrize("page", OTHER_PAGES, ids=OTHER_PAGES)
+def test_other_pages_images_and_math_in_the_browser(
+    browser: WebDriver, built_site: Path, page: str
+) -> None:
+    state = open_page(browser, built_site, html_name(page))
+    assert state["h1"], f"{page}: no heading; the page did not load"
+    check_images_and_math(state, built_site, page)
+
+
+@pytest.mark.xfail(strict=True, reason="; ".join(KNOWN_UNREADABLE.values()))
+def test_known_unreadable_figures(browser: WebDriver, built_site: Path) -> None:
+    state = open_page(browser, built_site, "explanation/performance.html")
+    img = next(i for i in state["imgs"] if i["src"].endswith("benchmark.png"))
+    source = (built_site / "explanation" / unquote(img["src"])).resolve()
+    assert readable(img, source) is None
 
 
 def test_navigation_from_disk_opens_pages_not_folders(browser: WebDriver, built_site: Path) -> None:
