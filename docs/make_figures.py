@@ -87,7 +87,7 @@ def howto_figures(out: Path) -> list[Path]:
         path=out / "plot_derivative.png",
     )  # fmt: skip
     plot_descent(
-        lambda w: (w - 3) ** 2, start=-1.0, lrs=(0.1, 1.05), steps=20,
+        lambda w: (w - 3) ** 2, start=-1.0, lrs=(0.1, 1.05), steps=20, name="w",
         path=out / "plot_descent_1d.png",
     )  # fmt: skip
     plot_descent_2d(
