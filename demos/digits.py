@@ -17,11 +17,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from microgradx import no_grad
 from microgradx.losses import cross_entropy
 from microgradx.nn import MLP
 from microgradx.optim import Adam
+from microgradx.plot import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Rows = list[tuple[list[float], int]]
 
@@ -55,6 +60,8 @@ def accuracy(model: MLP, rows: Rows) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train, report the loss per epoch and the test accuracy, draw the curves."""
+    require("sklearn", extra="digits", program="demos/digits.py")
+    require("tqdm", "matplotlib", program="demos/digits.py")
     from tqdm import tqdm  # type: ignore[import-untyped]
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,16 +103,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    for name, fig in figures(losses).items():
+        fig.savefig(out / name, dpi=120)
+        print(f"wrote {out / name}")
+    return 0
+
+
+def figures(losses: list[float]) -> dict[str, Figure]:
+    """The cross-entropy of every mini-batch, its lowest point marked."""
     from microgradx.plot import plot_loss
 
-    plot_loss(
-        losses,
-        title="digits: cross-entropy per mini-batch",
-        xlabel="mini-batch",
-        path=out / "loss.png",
-    )
-    print(f"wrote {out / 'loss.png'}")
-    return 0
+    loss = plot_loss(losses, title="digits: cross-entropy per mini-batch", xlabel="mini-batch")
+    return {"loss.png": loss}
 
 
 if __name__ == "__main__":

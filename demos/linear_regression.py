@@ -16,9 +16,13 @@ import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from microgradx import Value
+from microgradx.plot import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def make_data(n: int, seed: int) -> tuple[list[float], list[float]]:
@@ -76,6 +80,7 @@ def fit(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit the line, print every step, draw the pictures."""
+    require("matplotlib", "PIL", program="demos/linear_regression.py")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=30, help="data points (default 30)")
     parser.add_argument("--steps", type=int, default=60, help="gradient steps (default 60)")
@@ -98,20 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def draw(
-    xs: list[float],
-    ys: list[float],
-    history: History,
-    losses: list[float],
-    out: Path,
-    gif: bool = True,
-) -> list[Path]:
-    """Fitted line beside the loss curve; optionally a GIF of the line converging."""
-    import matplotlib.pyplot as plt
-    from matplotlib.animation import FuncAnimation, PillowWriter
+def fit_figure(xs: list[float], ys: list[float], history: History, losses: list[float]) -> Figure:
+    """The fitted line over the data (grey: earlier lines) beside the loss curve."""
+    from matplotlib.figure import Figure
 
-    written: list[Path] = []
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
     left.scatter(xs, ys, s=14, color="tab:blue", label="data")
     lo, hi = min(xs), max(xs)
     for t0, t1 in history[:: max(1, len(history) // 6)]:
@@ -128,17 +125,32 @@ def draw(
     left.legend(loc="upper left")
     right.plot(range(1, len(losses) + 1), losses, color="tab:red")
     right.set(xlabel="step", ylabel="mean loss", yscale="log", title="loss curve")
-    fig.tight_layout()
-    fig.savefig(out / "fit.png", dpi=100)
-    plt.close(fig)
+    return fig
+
+
+def draw(
+    xs: list[float],
+    ys: list[float],
+    history: History,
+    losses: list[float],
+    out: Path,
+    gif: bool = True,
+) -> list[Path]:
+    """Fitted line beside the loss curve; optionally a GIF of the line converging."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+    from matplotlib.figure import Figure
+
+    written: list[Path] = []
+    fit_figure(xs, ys, history, losses).savefig(out / "fit.png", dpi=100)
     written.append(out / "fit.png")
     if gif:
-        fig, ax = plt.subplots(figsize=(4.5, 3.4))
+        lo, hi = min(xs), max(xs)
+        fig = Figure(figsize=(4.5, 3.4), layout="constrained")
+        ax = fig.add_subplot()
         ax.scatter(xs, ys, s=12, color="tab:blue")
         (line,) = ax.plot([], [], color="tab:red", lw=2)
         ax.set(xlabel="x", ylabel="y", ylim=(min(ys) - 2, max(ys) + 2))
         title = ax.set_title("step 0")  # a real title, so the layout leaves room for it
-        fig.tight_layout()
         frames = list(range(0, len(history), max(1, len(history) // 30)))
 
         def update(k: int) -> tuple[Any, ...]:
@@ -149,7 +161,6 @@ def draw(
 
         anim = FuncAnimation(fig, update, frames=frames, blit=False)
         anim.save(out / "fit.gif", writer=PillowWriter(fps=8), dpi=80)
-        plt.close(fig)
         written.append(out / "fit.gif")
     return written
 

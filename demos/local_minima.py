@@ -1,8 +1,9 @@
 """Gradient descent finds a local minimum, not always the global one.
 
 f(x) = x**2 / 10 + 2 * sin(x) has four valleys between -10 and 10; the deepest is near
-x = -1.43. Started in different places, gradient descent rolls into the valley it starts
-in and stops there, because at the bottom of any valley the slope is zero.
+x = -1.43. Started in different places, gradient descent rolls downhill into a valley and
+stops there, because at the bottom of any valley the slope is zero: seven starts end in
+four different valleys, and only two of them in the deepest one.
 
     python demos/local_minima.py --out out/local_minima
 """
@@ -13,9 +14,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from microgradx import Value, no_grad
 from microgradx.descent import DescentPath, gradient_descent
+from microgradx.plot import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def f(x: Value) -> Value:
@@ -23,8 +29,20 @@ def f(x: Value) -> Value:
     return x**2 / 10 + 2 * x.sin()
 
 
+def valleys(paths: list[DescentPath]) -> list[float]:
+    """Where the runs ended, each valley once (to 4 decimals), left to right."""
+    return sorted({round(p.xs[-1], 4) for p in paths})
+
+
+def summary(paths: list[DescentPath]) -> str:
+    """How many valleys the starts ended in: the line the demo prints and the title."""
+    found = valleys(paths)
+    return f"{len(paths)} starts ended in {len(found)} different valleys: {found}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Descend from each start and report which valley it ends in."""
+    require("matplotlib", program="demos/local_minima.py")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--starts",
@@ -46,8 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{p.xs[0]:5g}   {p.xs[-1]:9.4f}   {p.losses[-1]:10.4f}   {p.grads[-1][0]:11.1e}{mark}"
         )
-    valleys = sorted({round(p.xs[-1], 4) for p in paths})
-    print(f"{len(paths)} starts ended in {len(valleys)} different valleys: {valleys}")
+    print(summary(paths))
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -56,31 +73,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def draw(paths: list[DescentPath], out: Path) -> list[Path]:
-    """Every descent path on the curve, each ending in its own valley."""
-    import matplotlib.pyplot as plt
+def figures(paths: list[DescentPath]) -> dict[str, Figure]:
+    """Every descent path on the curve, and the loss of each run step by step."""
+    from matplotlib.figure import Figure
 
     from microgradx.plot import plot_loss
 
     grid = [-10 + 20 * i / 400 for i in range(401)]
     with no_grad():
         curve = [f(Value(x)).data for x in grid]
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    ax = fig.add_subplot()
     ax.plot(grid, curve, color="0.3", lw=1.5)
     for i, p in enumerate(paths):
         ax.plot(p.xs, p.losses, "-o", color=f"C{i}", ms=3, lw=1, alpha=0.8)
         ax.plot(p.xs[:1], p.losses[:1], "s", color=f"C{i}", ms=7)
-    ax.set(xlabel="x", ylabel="f(x)", title="each start (square) rolls into its own valley")
+    found = valleys(paths)
+    ax.set(
+        xlabel="x",
+        ylabel="f(x)",
+        title=f"{len(paths)} starts (squares) end in {len(found)} valleys",
+    )
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "valleys.png", dpi=100)
-    plt.close(fig)
-    plot_loss(
+    curves = plot_loss(
         {f"start {p.xs[0]:g}": p.losses for p in paths},
         title="loss from each start",
-        path=out / "loss_curves.png",
+        ylabel="f(x)",
     )
-    return [out / "valleys.png", out / "loss_curves.png"]
+    return {"valleys.png": fig, "loss_curves.png": curves}
+
+
+def draw(paths: list[DescentPath], out: Path) -> list[Path]:
+    """Write the pictures of `figures` to `out`."""
+    written = []
+    for name, fig in figures(paths).items():
+        fig.savefig(out / name, dpi=100)
+        written.append(out / name)
+    return written
 
 
 if __name__ == "__main__":

@@ -15,9 +15,14 @@ import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from microgradx import Value
 from microgradx.losses import binary_cross_entropy_with_logits, hinge
+from microgradx.plot import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def make_data(n: int, seed: int) -> tuple[list[float], list[int]]:
@@ -49,6 +54,7 @@ def losses_at(b: float, xs: list[float], ys: list[int]) -> tuple[float, float, f
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Tabulate accuracy and losses against b, then descend on each."""
+    require("matplotlib", program="demos/loss_vs_metric.py")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=40, help="data points (default 40)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
@@ -91,23 +97,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def draw(xs: list[float], ys: list[int], out: Path) -> list[Path]:
+def figures(xs: list[float], ys: list[int]) -> dict[str, Figure]:
     """Accuracy (a staircase) and the two losses (smooth) as functions of b."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     grid = [-4 + 8 * i / 400 for i in range(401)]
     curves = [losses_at(b, xs, ys) for b in grid]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    left, right = fig.subplots(1, 2)
     left.step(grid, [accuracy(b, xs, ys) for b in grid], where="mid", color="tab:blue")
     left.set(xlabel="b", ylabel="accuracy", title="accuracy: flat steps, slope 0")
     right.plot(grid, [c[0] for c in curves], label="hinge", color="tab:orange")
     right.plot(grid, [c[2] for c in curves], label="cross-entropy", color="tab:green")
     right.set(xlabel="b", ylabel="loss", title="losses: smooth, a slope to follow")
     right.legend()
-    fig.tight_layout()
-    fig.savefig(out / "loss_vs_metric.png", dpi=100)
-    plt.close(fig)
-    return [out / "loss_vs_metric.png"]
+    return {"loss_vs_metric.png": fig}
+
+
+def draw(xs: list[float], ys: list[int], out: Path) -> list[Path]:
+    """Write the picture of `figures` to `out`."""
+    written = []
+    for name, fig in figures(xs, ys).items():
+        fig.savefig(out / name, dpi=100)
+        written.append(out / name)
+    return written
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ micrograd's classic demo: MLP(2, [16, 16, 1]) (337 parameters) on 100 points of 
 interleaving half-moons, the hinge loss plus a small L2 penalty, 100 steps of gradient
 descent with a learning rate falling from 1.0 to 0.1. Every multiplication of every step
 runs through the scalar engine. It prints the final loss and accuracy and writes the loss
-curve, the decision boundary and the graph diagram of one neuron.
+and accuracy curves, the decision boundary and the graph diagram of one neuron that is
+active on one point, its gradients from one backward pass.
 
     python demos/moons.py                  # writes out/moons/
     python demos/moons.py --out somewhere
@@ -17,14 +18,24 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from microgradx import no_grad
+from microgradx import Value, no_grad
 from microgradx.losses import hinge, l2_penalty
+from microgradx.plot import require
 from microgradx.train import MOONS_SEED, MoonsRun, binary_accuracy, train_moons
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train with a progress bar, report the result, write the pictures."""
+    require("tqdm", "matplotlib", program="demos/moons.py")
+    from microgradx.viz import INSTALL_HINT, find_renderer
+
+    if find_renderer() is None:
+        raise SystemExit(f"demos/moons.py draws a graph and needs a renderer: {INSTALL_HINT}")
     from tqdm import tqdm  # type: ignore[import-untyped]
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,32 +80,69 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def draw(run: MoonsRun, out: Path, resolution: int = 100) -> list[Path]:
-    """Loss curve, decision boundary, and the graph of the first neuron on the first point."""
-    from microgradx.plot import plot_decision_boundary, plot_loss
-    from microgradx.viz import draw_dot, render
+def active_neuron(run: MoonsRun) -> tuple[int, int]:
+    """The first neuron of the first layer that is active (relu > 0) on some point, and the
+    first such point, as indices (0, 0 if every neuron is dead on every point)."""
+    with no_grad():
+        for j, neuron in enumerate(run.model.layers[0].neurons):
+            for i, x in enumerate(run.X):
+                if neuron(x).data > 0:
+                    return j, i
+    return 0, 0
 
-    accuracy = [a for a in run.history.accuracy if a is not None]
-    plot_loss(run.history.loss, log=True, title="moons: training loss", path=out / "loss.png")
-    plot_loss({"accuracy": accuracy}, title="moons: training accuracy", path=out / "accuracy.png")
-    plot_decision_boundary(
-        run.model, run.X, run.y, resolution=resolution, path=out / "decision_boundary.png"
-    )
-    neuron = run.model.layers[0].neurons[0]
-    for i, w in enumerate(neuron.w):
-        w.label = f"w{i + 1}"
+
+def neuron_graph(run: MoonsRun) -> tuple[Value, str]:
+    """The graph of one trained neuron on one point, after its own backward pass.
+
+    The neuron's parameters are zeroed first, so every gradient drawn comes from this one
+    `backward()` (not from the last training step). Returns the output and a sentence
+    saying which neuron and point it is.
+    """
+    j, i = active_neuron(run)
+    neuron = run.model.layers[0].neurons[j]
+    for k, w in enumerate(neuron.w):
+        w.label = f"w{k + 1}"
     neuron.b.label = "b"
-    x = run.X[0]
+    x = [Value(c, label=f"x{k + 1}") for k, c in enumerate(run.X[i])]
+    for p in neuron.parameters():
+        p.grad = 0.0
     y = neuron(x)
     y.label = "relu"
-    y.backward()  # fills the neuron's grads (the model is trained; nothing else reads them)
-    render(draw_dot(y), out / "neuron.svg")
-    return [
-        out / "loss.png",
-        out / "accuracy.png",
-        out / "decision_boundary.png",
-        out / "neuron.svg",
-    ]
+    y.inputs[0].label = "n"
+    y.backward()
+    state = "active" if y.data > 0 else "inactive (every neuron is off on every point)"
+    about = f"neuron {j + 1} of the first layer on point {i}, where it is {state}"
+    return y, about
+
+
+def figures(run: MoonsRun, resolution: int = 100) -> dict[str, Figure]:
+    """The loss curve, the accuracy curve and the decision boundary of a trained run."""
+    from microgradx.plot import plot_decision_boundary, plot_loss
+
+    accuracy = [a for a in run.history.accuracy if a is not None]
+    return {
+        "loss.png": plot_loss(run.history.loss, log=True, title="moons: training loss"),
+        "accuracy.png": plot_loss(
+            accuracy, ylabel="accuracy", mark="max", title="moons: training accuracy"
+        ),
+        "decision_boundary.png": plot_decision_boundary(
+            run.model, run.X, run.y, resolution=resolution
+        ),
+    }
+
+
+def draw(run: MoonsRun, out: Path, resolution: int = 100) -> list[Path]:
+    """Write the pictures of `figures` and the graph of one active neuron to `out`."""
+    from microgradx.viz import draw_dot, render
+
+    written = []
+    for name, fig in figures(run, resolution).items():
+        fig.savefig(out / name, dpi=120)
+        written.append(out / name)
+    y, about = neuron_graph(run)
+    print(f"neuron.svg: {about}")
+    written.append(render(draw_dot(y, rankdir="TB", stack=True), out / "neuron.svg"))
+    return written
 
 
 if __name__ == "__main__":

@@ -16,10 +16,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from microgradx import Value
 from microgradx.descent import DescentPath, gradient_descent
+from microgradx.plot import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class Counted:
@@ -51,6 +55,7 @@ def nudge_search(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the descent steps and the cost of nudging; draw both on the curve."""
+    require("matplotlib", program="demos/quadratic.py")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40, help="gradient steps (default 40)")
     parser.add_argument("--lr", type=float, default=0.05, help="learning rate (default 0.05)")
@@ -108,32 +113,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def draw(path: DescentPath, visited: list[float], calls: int, out: Path) -> list[Path]:
+def figures(path: DescentPath, visited: list[float], calls: int) -> dict[str, Figure]:
     """The descent steps on the curve f(w) = w**2, the loss at each step, and the nudges."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from microgradx.plot import plot_descent, plot_loss
 
-    plot_descent(
-        lambda w: w**2, path.xs[0], lrs=[path.lr], steps=path.steps, path=out / "descent.png"
-    )
-    plot_loss(path.losses, log=True, title="f(w) = w**2 along the descent", path=out / "loss.png")
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    descent = plot_descent(lambda w: w**2, path.xs[0], lrs=[path.lr], steps=path.steps, name="w")
+    loss = plot_loss(path.losses, log=True, title="f(w) = w**2 along the descent")
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.add_subplot()
     lo, hi = min(visited) - 0.5, max(-min(visited), max(visited)) + 0.5
     grid = [lo + (hi - lo) * i / 200 for i in range(201)]
     ax.plot(grid, [w * w for w in grid], color="0.3")
     ax.plot(visited, [w * w for w in visited], "o", color="tab:orange", ms=3)
-    for name, w in (("A", visited[0]), ("C", visited[-1])):
-        ax.annotate(name, (w, w * w), textcoords="offset points", xytext=(-4, 8), fontsize=11)
+    # A beside the start (the curve falls away to its right), B above the end
+    for name, w, offset, ha in (
+        ("A", visited[0], (14, 0), "left"),
+        ("B", visited[-1], (0, 34), "center"),
+    ):
+        ax.annotate(
+            f"{name}: w = {round(w, 4) + 0.0:g}", (w, w * w), textcoords="offset points",
+            xytext=offset, ha=ha, va="center", fontsize=10,
+            arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.8, "shrinkB": 3},
+        )  # fmt: skip
     ax.set(
         xlabel="w",
         ylabel="f(w) = w**2",
-        title=f"nudging w by 0.1 from A to C: {len(visited) - 1} moves, {calls} evaluations",
+        title=f"nudging w by 0.1 from A to B: {len(visited) - 1} moves, {calls} evaluations",
     )
-    fig.tight_layout()
-    fig.savefig(out / "nudge.png", dpi=100)
-    plt.close(fig)
-    return [out / "descent.png", out / "loss.png", out / "nudge.png"]
+    return {"descent.png": descent, "loss.png": loss, "nudge.png": fig}
+
+
+def draw(path: DescentPath, visited: list[float], calls: int, out: Path) -> list[Path]:
+    """Write the pictures of `figures` to `out`."""
+    written = []
+    for name, fig in figures(path, visited, calls).items():
+        fig.savefig(out / name, dpi=100)
+        written.append(out / name)
+    return written
 
 
 if __name__ == "__main__":

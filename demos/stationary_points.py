@@ -13,9 +13,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from microgradx import Value
 from microgradx.functional import derivative, newton
+from microgradx.plot import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def f(x: Value) -> Value:
@@ -25,6 +30,7 @@ def f(x: Value) -> Value:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run Newton's method from each start, classify each point, draw f with tangents."""
+    require("matplotlib", program="demos/stationary_points.py")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--starts",
@@ -58,18 +64,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def draw(points: list[float], out: Path) -> list[Path]:
+def figures(points: list[float]) -> dict[str, Figure]:
     """f, f' and tangent lines at the stationary points and a few others."""
     from microgradx.plot import plot_derivative
 
-    plot_derivative(
+    fig = plot_derivative(
         f,
         xlim=(-0.3, 3.6),
         points=[0.3, *points, 3.1],
         title="f(x) = x³ - 5x² + 7x - 1 and its derivative",
-        path=out / "derivative.png",
     )
-    return [out / "derivative.png"]
+    return {"derivative.png": fig}
+
+
+def draw(points: list[float], out: Path) -> list[Path]:
+    """Write the picture of `figures` to `out`."""
+    written = []
+    for name, fig in figures(points).items():
+        fig.savefig(out / name, dpi=120)
+        written.append(out / name)
+    return written
 
 
 if __name__ == "__main__":

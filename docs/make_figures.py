@@ -40,15 +40,19 @@ def load_demo(name: str) -> ModuleType:
 
 
 def backprop_figures(out: Path) -> list[Path]:
-    """The graph of (a*b + c) * f and of one tanh neuron, with data and gradients."""
+    """The graph of (a*b + c) * f and of one tanh neuron, with data and gradients.
+
+    Both are laid out top to bottom (the neuron with stacked boxes) so that their text is
+    readable in the docs' column.
+    """
     from microgradx.examples import expression, neuron
     from microgradx.viz import draw_dot, render
 
     loss, _ = expression()
     o, _ = neuron()
     return [
-        render(draw_dot(loss), out / "graph.svg"),
-        render(draw_dot(o), out / "neuron.svg"),
+        render(draw_dot(loss, rankdir="TB"), out / "graph.svg"),
+        render(draw_dot(o, rankdir="TB", stack=True), out / "neuron.svg"),
     ]
 
 
@@ -73,17 +77,17 @@ def howto_figures(out: Path) -> list[Path]:
     loss, _ = expression()
     o, _ = neuron()
     written = [
-        render(draw_dot(loss), out / "graph_expression.svg"),
-        render(draw_dot(loss), out / "graph_expression.png"),
-        render(draw_dot(o), out / "graph_neuron.svg"),
-        render(draw_dot(o), out / "graph_neuron.png"),
+        render(draw_dot(loss, rankdir="TB"), out / "graph_expression.svg"),
+        render(draw_dot(loss, rankdir="TB"), out / "graph_expression.png"),
+        render(draw_dot(o, rankdir="TB", stack=True), out / "graph_neuron.svg"),
+        render(draw_dot(o, rankdir="TB", stack=True), out / "graph_neuron.png"),
     ]
     plot_derivative(
         lambda x: x**3 / 3 - x, xlim=(-3, 3), points=[-1.5, 0.0, 1.0, 2.0],
         path=out / "plot_derivative.png",
     )  # fmt: skip
     plot_descent(
-        lambda w: (w - 3) ** 2, start=-1.0, lrs=(0.1, 1.05), steps=20,
+        lambda w: (w - 3) ** 2, start=-1.0, lrs=(0.1, 1.05), steps=20, name="w",
         path=out / "plot_descent_1d.png",
     )  # fmt: skip
     plot_descent_2d(

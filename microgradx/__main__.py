@@ -1,4 +1,4 @@
-"""``python -m microgradx``: the command-line tool (see :mod:`microgradx.cli`)."""
+"""`python -m microgradx`: the command-line tool (see `microgradx.cli`)."""
 
 import sys
 

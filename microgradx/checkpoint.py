@@ -10,30 +10,30 @@ the data:
      "data": {"layers.0.neurons.0.w.0": 0.2355057139029413, ...}
     }
 
-What the data may hold: ``dict`` (string or int keys), ``list``, ``tuple`` (comes back as
-a list), ``str``, ``int`` (64-bit: from ``-2**63`` to ``2**63 - 1``), ``bool``, ``None``
-and ``float``. Floats are written as JSON numbers in Python's shortest round-trip form
-(``repr``), so each one reads back as the same 64-bit float, ``-0.0`` included. JSON has
-no ``nan`` or ``inf``, so those are written as ``{"$float": "nan"}``, ``{"$float": "inf"}``
-or ``{"$float": "-inf"}`` (a NaN with a non-default bit pattern also records its bits). A
-dict whose keys are ints, such as an optimizer's ``state``, is written as ``{"$int_keys":
-{"0": ...}}``; any other dict that JSON cannot hold as it is (a key starting with ``$``) as
-``{"$dict": [[key, value], ...]}``.
+What the data may hold: `dict` (string or int keys), `list`, `tuple` (comes back as
+a list), `str`, `int` (64-bit: from `-2**63` to `2**63 - 1`), `bool`, `None`
+and `float`. Floats are written as JSON numbers in Python's shortest round-trip form
+(`repr`), so each one reads back as the same 64-bit float, `-0.0` included. JSON has
+no `nan` or `inf`, so those are written as `{"$float": "nan"}`, `{"$float": "inf"}`
+or `{"$float": "-inf"}` (a NaN with a non-default bit pattern also records its bits). A
+dict whose keys are ints, such as an optimizer's `state`, is written as ``{"$int_keys":
+{"0": ...}}`; any other dict that JSON cannot hold as it is (a key starting with `$``) as
+`{"$dict": [[key, value], ...]}`.
 
-Integrity: ``"sha256"`` is the SHA-256 of the ``data`` value in canonical form, the UTF-8
-bytes of ``json.dumps(data, separators=(",", ":"), ensure_ascii=False)``. `load` checks
+Integrity: `"sha256"` is the SHA-256 of the `data` value in canonical form, the UTF-8
+bytes of `json.dumps(data, separators=(",", ":"), ensure_ascii=False)`. `load` checks
 it, and checks that the file is, byte for byte, the text `save` writes for what it holds
 (so a change of layout, line endings or number spelling is seen too): any changed byte
 raises `CheckpointError`. Files of version 1 (written before the digest existed) have no
-``"sha256"`` and still load; they are checked for everything but the digest.
+`"sha256"` and still load; they are checked for everything but the digest.
 
 The write is atomic: the JSON goes to a temporary file in the same folder, is flushed to
-disk, and then replaces ``path`` in one step, so a crash never leaves a half-written
+disk, and then replaces `path` in one step, so a crash never leaves a half-written
 checkpoint. Loading parses JSON only and never executes code (no pickle). A file that is
 not a checkpoint, is truncated, changed or corrupt, holds a number `save` does not write
-(an int beyond 64 bits, ``1e999``, ``1.50``) or values of the wrong kind raises
-`CheckpointError` (a ``ValueError``) before anything is returned, and the model's own
-``load_state_dict`` refuses names or sizes that do not match, before changing anything.
+(an int beyond 64 bits, `1e999`, `1.50`) or values of the wrong kind raises
+`CheckpointError` (a `ValueError`) before anything is returned, and the model's own
+`load_state_dict` refuses names or sizes that do not match, before changing anything.
 
 Examples:
     >>> import os, tempfile
@@ -62,10 +62,10 @@ from typing import Any
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "load", "save"]
 
-#: the value of the ``"format"`` field that marks a microgradx checkpoint
+#: the value of the `"format"` field that marks a microgradx checkpoint
 FORMAT = "microgradx-checkpoint"
 #: the format version this code writes; it reads every version up to this one (version 1
-#: has no digest, version 2 adds ``"sha256"``)
+#: has no digest, version 2 adds `"sha256"`)
 VERSION = 2
 #: the ints a checkpoint holds (64-bit signed); others are refused on save and on load
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -159,19 +159,19 @@ def _render(document: dict[str, Any]) -> str:
 
 
 def save(obj: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``obj`` (a state dict, or a dict of several) to ``path`` as a JSON checkpoint.
+    """Write `obj` (a state dict, or a dict of several) to `path` as a JSON checkpoint.
 
     The file holds the data and its SHA-256 digest (format version 2). It is replaced
     atomically; on any error (an unsupported value, a full disk) an existing file at
-    ``path`` is left as it was.
+    `path` is left as it was.
 
     Args:
         obj: dicts, lists, tuples, str, 64-bit int, float, bool and None, nested.
         path: the file to write.
 
     Raises:
-        TypeError: ``obj`` holds another type (a model: save its ``state_dict()``).
-        ValueError: ``obj`` contains itself, an int beyond 64 bits or a str that is not
+        TypeError: `obj` holds another type (a model: save its `state_dict()`).
+        ValueError: `obj` contains itself, an int beyond 64 bits or a str that is not
             valid Unicode.
     """
     if not isinstance(path, (str, os.PathLike)):
@@ -311,7 +311,7 @@ def _decode_float(obj: dict[str, Any], where: str) -> float:
 
 
 def _first_difference(text: str, expected: str) -> str:
-    """Where ``text`` first differs from ``expected``, as "line L, column C"."""
+    """Where `text` first differs from `expected`, as "line L, column C"."""
     i = next((k for k, (a, b) in enumerate(zip(text, expected, strict=False)) if a != b), None)
     if i is None:
         i = min(len(text), len(expected))
@@ -334,7 +334,7 @@ def load(path: str | os.PathLike[str]) -> Any:
         The object saved, with tuples as lists.
 
     Raises:
-        CheckpointError: (a ``ValueError``) the file is not a microgradx checkpoint, is
+        CheckpointError: (a `ValueError`) the file is not a microgradx checkpoint, is
             truncated, changed or corrupt, holds a malformed number, or was written by a
             newer format version.
     """

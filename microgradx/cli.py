@@ -7,7 +7,7 @@ microgradx draw "(a*b + c) * f" --at a=2,b=-3,c=10,f=-2 -o graph.svg
 microgradx check-engine my_engine.py:Value     # grade a micrograd-style engine (runs its code)
 ```
 
-Expressions are checked by `microgradx.expr` (never ``eval``). Anything refused, or a
+Expressions are checked by `microgradx.expr` (never `eval`). Anything refused, or a
 missing value, ends with a one-line message on stderr and exit code 2.
 """
 
@@ -165,7 +165,7 @@ def _check_engine(args: argparse.Namespace) -> tuple[list[str], int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``microgradx`` (subcommands ``diff``, ``draw``, ``check-engine``)."""
+    """The argument parser of `microgradx` (subcommands `diff`, `draw`, `check-engine`)."""
     parser = argparse.ArgumentParser(
         prog="microgradx",
         description="Differentiate an arithmetic expression, or draw its computation graph.",
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the tool on ``argv`` (default: the command line); return the exit code."""
+    """Run the tool on `argv` (default: the command line); return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

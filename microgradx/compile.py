@@ -1,36 +1,37 @@
-"""``compile``: trace a function of Values once, then run it as straight-line float code.
+"""`compile`: trace a function of Values once, then run it as straight-line float code.
 
 The eager engine builds a graph node for every operation and walks it backwards. When the
 *same* computation runs again and again (the loss of one example, for every example of
-every training step), that work can be done once: :func:`compile` calls the function on
+every training step), that work can be done once: `compile` calls the function on
 example arguments, records the graph it builds (the *tape*), and writes Python source that
 computes the forward value and every gradient on plain floats, in straight lines.
 
-Every line comes from the table of primitives (:mod:`microgradx.ops`): the forward
-expression and the derivative rules are inlined by :func:`microgradx.lang.emit`, exactly as
-the eager engine inlines them, so both give the same numbers. The kinks of the ops
-themselves (``relu``, ``abs``, ``pow`` at zero) are expressions such as
-``0.0 if out <= 0 else g`` and stay exact for every input.
+Every line comes from the table of primitives (`microgradx.ops`): the forward
+expression and the derivative rules are inlined by the same code generator as the eager
+engine's (`microgradx.codegen`), so both give the same numbers. The kinks of the ops
+themselves (`relu`, `abs`, `pow` at zero) are expressions such as
+`0.0 if out <= 0 else g` and stay exact for every input.
 
 How the code is written: see `microgradx.codegen.straight`.
 
->>> from microgradx import Value, compile
->>> w = Value(0.5, label="w")
->>> f = compile(lambda x: (w * x).relu(), 3.0)
->>> f(4.0)
-2.0
->>> f.backward(4.0)  # adds d f / d w to w.grad, like loss.backward()
-2.0
->>> w.grad
-4.0
+Examples:
+    >>> from microgradx import Value, compile
+    >>> w = Value(0.5, label="w")
+    >>> f = compile(lambda x: (w * x).relu(), 3.0)
+    >>> f(4.0)
+    2.0
+    >>> f.backward(4.0)  # adds d f / d w to w.grad, like loss.backward()
+    2.0
+    >>> w.grad
+    4.0
 
 What the trace cannot see:
 
-* Python-level control flow on ``.data`` or ``float(v)`` inside the function: those values
-  are frozen at trace time. Comparisons of Values (``x > 0``, ``max(a, b)``) *are* seen:
+* Python-level control flow on `.data` or `float(v)` inside the function: those values
+  are frozen at trace time. Comparisons of Values (`x > 0`, `max(a, b)`) *are* seen:
   they are recorded as guards and checked at every call; an example that takes a different
-  branch is computed by the eager engine instead (see :attr:`Compiled.fallbacks`).
-* Results made under ``no_grad()`` inside the function are constants of the trace.
+  branch is computed by the eager engine instead (see `Compiled.fallbacks`).
+* Results made under `no_grad()` inside the function are constants of the trace.
 """
 
 from __future__ import annotations
@@ -57,15 +58,15 @@ class _BranchChangedError(Exception):
 
 
 def compile(fn: Callable[..., Value], *example_args: Any) -> Compiled:
-    """Trace ``fn`` on ``example_args`` and return it as generated float code.
+    """Trace `fn` on `example_args` and return it as generated float code.
 
-    ``fn`` computes one Value from its arguments (numbers, Values, or nested lists and
+    `fn` computes one Value from its arguments (numbers, Values, or nested lists and
     tuples of them; each becomes a leaf Value while tracing). Values it reads from outside,
-    such as a model's weights, are the *parameters*: their current ``.data`` is read at
-    every call and their gradients are what :meth:`Compiled.backward` and
-    :meth:`Compiled.backward_batch` add to ``.grad``.
+    such as a model's weights, are the *parameters*: their current `.data` is read at
+    every call and their gradients are what `Compiled.backward` and
+    `Compiled.backward_batch` add to `.grad`.
 
-    Without example arguments, tracing waits for the first call, so ``@compile`` works as
+    Without example arguments, tracing waits for the first call, so `@compile` works as
     a decorator. A function of no arguments is traced at once.
     """
     if not callable(fn):
@@ -123,7 +124,7 @@ class _RecordComparisons:
 
 
 def _flatten(x: Any, out: list[Any], where: str) -> Any:
-    """Append the leaves of ``x`` to ``out``; return its structure (None marks a leaf)."""
+    """Append the leaves of `x` to `out`; return its structure (None marks a leaf)."""
     if isinstance(x, (list, tuple)):
         return tuple(_flatten(e, out, f"{where}[{i}]") for i, e in enumerate(x))
     if isinstance(x, Value):
@@ -173,10 +174,10 @@ def _add_to_grads(params: Sequence[Value], gradients: Sequence[float]) -> None:
 
 
 class Compiled:
-    """A function of Values traced once and turned into float code (see :func:`compile`).
+    """A function of Values traced once and turned into float code (see `compile`).
 
-    Attributes: ``params`` (the Values read from outside, in order), ``source`` (the
-    generated Python), ``fallbacks`` (how many examples ran eagerly because a recorded
+    Attributes: `params` (the Values read from outside, in order), `source` (the
+    generated Python), `fallbacks` (how many examples ran eagerly because a recorded
     comparison came out the other way).
     """
 
@@ -260,7 +261,7 @@ class Compiled:
             return self._generated("safe")[name + "_safe"](*call)
 
     def __call__(self, *args: Any) -> float:
-        """The value of the function at ``args`` (a float)."""
+        """The value of the function at `args` (a float)."""
         leaves = self._leaves(args)
         p = [q.data for q in self.params]
         try:
@@ -270,7 +271,7 @@ class Compiled:
             return self._eager(leaves)[0]
 
     def value_and_grad(self, *args: Any) -> tuple[float, list[float], list[float]]:
-        """``(value, parameter gradients, input gradients)`` at ``args``; writes no ``.grad``.
+        """`(value, parameter gradients, input gradients)` at `args`; writes no `.grad`.
 
         The input gradients follow the flattened order of the arguments.
         """
@@ -284,17 +285,17 @@ class Compiled:
         return float(value), dp, da
 
     def backward(self, *args: Any) -> float:
-        """Add the gradient at ``args`` to each parameter's ``.grad`` and return the value."""
+        """Add the gradient at `args` to each parameter's `.grad` and return the value."""
         value, dp, _ = self.value_and_grad(*args)
         _add_to_grads(self.params, dp)
         return value
 
     def backward_batch(self, *columns: Sequence[Any], reduction: str = "mean") -> float:
-        """The mean (or sum) of the function over a batch; adds its gradient to ``.grad``.
+        """The mean (or sum) of the function over a batch; adds its gradient to `.grad`.
 
-        ``columns`` hold one sequence per argument, each as long as the batch:
-        ``f.backward_batch(xs, ys)`` evaluates ``f(xs[i], ys[i])`` for every ``i`` in one
-        generated loop. This is the compiled form of ``sum(losses) / n; loss.backward()``.
+        `columns` hold one sequence per argument, each as long as the batch:
+        `f.backward_batch(xs, ys)` evaluates `f(xs[i], ys[i])` for every `i` in one
+        generated loop. This is the compiled form of `sum(losses) / n; loss.backward()`.
         """
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")

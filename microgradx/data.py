@@ -1,16 +1,17 @@
 """Small deterministic toy data sets in plain Python (no NumPy, no scikit-learn).
 
-Every generator takes a ``seed`` and draws only from its own ``random.Random(seed)``, so
-one seed always gives the same data, and the global ``random`` state is never touched.
+Every generator takes a `seed` and draws only from its own `random.Random(seed)`, so
+one seed always gives the same data, and the global `random` state is never touched.
 
-* :func:`make_moons` — two interleaving half circles, labels 0 and 1 (micrograd's demo);
-* :func:`make_line` — noisy points on a line, for linear regression;
-* :func:`make_blobs` — Gaussian clusters, labels 0 .. k-1, for softmax classification.
+* `make_moons` — two interleaving half circles, labels 0 and 1 (micrograd's demo);
+* `make_line` — noisy points on a line, for linear regression;
+* `make_blobs` — Gaussian clusters, labels 0 .. k-1, for softmax classification.
 
->>> from microgradx.data import make_moons
->>> X, y = make_moons(n=100, noise=0.1, seed=0)
->>> len(X), len(X[0]), sorted(set(y))
-(100, 2, [0, 1])
+Examples:
+    >>> from microgradx.data import make_moons
+    >>> X, y = make_moons(n=100, noise=0.1, seed=0)
+    >>> len(X), len(X[0]), sorted(set(y))
+    (100, 2, [0, 1])
 """
 
 from __future__ import annotations
@@ -48,14 +49,14 @@ def _seed(seed: object) -> random.Random:
 def make_moons(
     n: int = 100, noise: float = 0.1, seed: int = 0
 ) -> tuple[list[list[float]], list[int]]:
-    """Two interleaving half circles in the plane: ``(X, y)``.
+    """Two interleaving half circles in the plane: `(X, y)`.
 
-    Label ``0`` is the upper moon, ``cos(t), sin(t)`` for ``t`` in ``[0, pi]``; label
-    ``1`` the lower one, ``1 - cos(t), 0.5 - sin(t)``. The first ``n // 2`` points go to
-    moon 0, the rest to moon 1, evenly spaced in ``t`` (as scikit-learn does), then each
-    coordinate gets Gaussian noise of standard deviation ``noise`` and the points are
-    shuffled. ``X`` is a list of ``[x0, x1]`` pairs, ``y`` a list of ints. For the
-    hinge loss, which wants labels -1 and +1, use ``[2 * yi - 1 for yi in y]``.
+    Label `0` is the upper moon, `cos(t), sin(t)` for `t` in `[0, pi]`; label
+    `1` the lower one, `1 - cos(t), 0.5 - sin(t)`. The first `n // 2` points go to
+    moon 0, the rest to moon 1, evenly spaced in `t` (as scikit-learn does), then each
+    coordinate gets Gaussian noise of standard deviation `noise` and the points are
+    shuffled. `X` is a list of `[x0, x1]` pairs, `y` a list of ints. For the
+    hinge loss, which wants labels -1 and +1, use `[2 * yi - 1 for yi in y]`.
     """
     n = _count(n, "n", 2)
     sd = _scale(noise, "noise")
@@ -85,11 +86,11 @@ def make_line(
     seed: int = 0,
     x_range: tuple[float, float] = (-1.0, 1.0),
 ) -> tuple[list[float], list[float]]:
-    """Points near the line ``y = slope * x + intercept``: ``(xs, ys)``.
+    """Points near the line `y = slope * x + intercept`: `(xs, ys)`.
 
-    ``xs`` are ``n`` evenly spaced values over ``x_range``; each ``y`` gets Gaussian noise
-    of standard deviation ``noise``. Fitting ``w * x + b`` by least squares recovers
-    ``slope`` and ``intercept`` approximately.
+    `xs` are `n` evenly spaced values over `x_range`; each `y` gets Gaussian noise
+    of standard deviation `noise`. Fitting `w * x + b` by least squares recovers
+    `slope` and `intercept` approximately.
     """
     n = _count(n, "n", 2)
     sd = _scale(noise, "noise")
@@ -116,11 +117,11 @@ def _real(x: object, name: str) -> float:
 def make_blobs(
     n: int = 150, centers: int = 3, std: float = 0.5, radius: float = 2.0, seed: int = 0
 ) -> tuple[list[list[float]], list[int]]:
-    """Gaussian clusters in the plane, one per class: ``(X, y)`` with labels 0 .. centers-1.
+    """Gaussian clusters in the plane, one per class: `(X, y)` with labels 0 .. centers-1.
 
-    Cluster ``k`` is centred at angle ``2 * pi * k / centers`` on a circle of ``radius``
-    around the origin; its points have standard deviation ``std`` per coordinate. The
-    classes take turns (point ``i`` has label ``i % centers``) and the points are then
+    Cluster `k` is centred at angle `2 * pi * k / centers` on a circle of `radius`
+    around the origin; its points have standard deviation `std` per coordinate. The
+    classes take turns (point `i` has label `i % centers`) and the points are then
     shuffled.
     """
     n = _count(n, "n", 1)

@@ -1,14 +1,14 @@
 """A safe parser for arithmetic expressions typed by a user (the command-line tool uses it).
 
-An expression such as ``"x**3 - 5*x**2 + 7*x - 1"`` or ``"tanh(a*b + c)"`` is parsed with
+An expression such as `"x**3 - 5*x**2 + 7*x - 1"` or `"tanh(a*b + c)"` is parsed with
 Python's `ast` and checked against a whitelist: numbers, variable names, ``+ - * /
-**``, unary minus and plus, and calls of the one-input primitives (``exp``, ``log``,
-``sqrt``, ``tanh``, ``sigmoid``, ``relu``, ``sin``, ``cos``, ``abs``). Nothing is ever
-passed to ``eval``: the checked tree is walked and each node applied to `Value`
+**`, unary minus and plus, and calls of the one-input primitives (`exp`, `log``,
+`sqrt`, `tanh`, `sigmoid`, `relu`, `sin`, `cos`, `abs`). Nothing is ever
+passed to `eval`: the checked tree is walked and each node applied to `Value`
 objects, so the result is a graph that can be differentiated and drawn.
 
 Everything else is refused with `ExpressionError` and a one-line message, before any
-evaluation: other syntax, a number past the float range (``1e999``, a 400-digit integer),
+evaluation: other syntax, a number past the float range (`1e999`, a 400-digit integer),
 an exponent above `MAX_EXPONENT`, text that is not valid Unicode (a lone surrogate, which
 is how Python passes on command-line bytes that are not UTF-8), input too long or too deep.
 
@@ -73,7 +73,7 @@ class Expression:
     variables: tuple[str, ...]
 
     def evaluate(self, values: Mapping[str, Value | float]) -> Value:
-        """Apply the expression to ``values`` (one per variable), building the graph."""
+        """Apply the expression to `values` (one per variable), building the graph."""
         missing = [v for v in self.variables if v not in values]
         if missing:
             raise ExpressionError(f"no value given for {', '.join(missing)}")
@@ -83,7 +83,7 @@ class Expression:
 
 
 def parse(source: str) -> Expression:
-    """Parse and check ``source``.
+    """Parse and check `source`.
 
     Raises:
         ExpressionError: the text is refused; the message is one line saying what and where.

@@ -1,26 +1,27 @@
-"""Loss functions on Values: each builds its result from Value ops, so ``backward()`` works.
+"""Loss functions on Values: each builds its result from Value ops, so `backward()` works.
 
-- ``mse(pred, target)``: mean squared error (PyTorch's ``MSELoss``);
-- ``hinge(scores, labels)``: the max-margin loss of micrograd's demo, labels -1 / +1;
-- ``binary_cross_entropy_with_logits(logits, targets)``: sigmoid and binary cross-entropy
+- `mse(pred, target)`: mean squared error (PyTorch's `MSELoss`);
+- `hinge(scores, labels)`: the max-margin loss of micrograd's demo, labels -1 / +1;
+- `binary_cross_entropy_with_logits(logits, targets)`: sigmoid and binary cross-entropy
   in one numerically stable step;
-- ``cross_entropy(logits, target)``: softmax and negative log-likelihood (log-sum-exp);
-- ``l2_penalty(params, alpha)``: ``alpha * sum(p * p)``, micrograd's regulariser;
-- ``softmax`` and ``log_softmax`` of one row of logits.
+- `cross_entropy(logits, target)`: softmax and negative log-likelihood (log-sum-exp);
+- `l2_penalty(params, alpha)`: `alpha * sum(p * p)`, micrograd's regulariser;
+- `softmax` and `log_softmax` of one row of logits.
 
 Predictions may be Values or plain numbers; targets are numbers (or Values). With
-``reduction="mean"`` (the default) a loss is averaged over the examples, with ``"sum"``
+`reduction="mean"` (the default) a loss is averaged over the examples, with `"sum"`
 summed. A single prediction may be passed without a list.
 
->>> from microgradx import Value
->>> from microgradx.losses import mse
->>> w = Value(2.0)
->>> loss = mse([w * 1.0, w * 2.0], [1.0, 3.0])  # ((2-1)**2 + (4-3)**2) / 2
->>> loss.data
-1.0
->>> loss.backward()
->>> w.grad  # (2*(2-1)*1 + 2*(4-3)*2) / 2
-3.0
+Examples:
+    >>> from microgradx import Value
+    >>> from microgradx.losses import mse
+    >>> w = Value(2.0)
+    >>> loss = mse([w * 1.0, w * 2.0], [1.0, 3.0])  # ((2-1)**2 + (4-3)**2) / 2
+    >>> loss.data
+    1.0
+    >>> loss.backward()
+    >>> w.grad  # (2*(2-1)*1 + 2*(4-3)*2) / 2
+    3.0
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _pair(pred: Any, target: Any, fn: str) -> tuple[list[Any], list[Any]]:
 
 
 def _total(values: Sequence[Value]) -> Value:
-    """``values[0] + values[1] + ...``, left to right (as Python's ``sum`` would add them)."""
+    """`values[0] + values[1] + ...`, left to right (as Python's `sum` would add them)."""
     total = values[0]
     for v in values[1:]:
         total = total + v
@@ -90,9 +91,9 @@ def _number(t: Any, fn: str) -> float:
 
 
 def mse(pred: Any, target: Any, reduction: str = "mean") -> Value:
-    """Mean squared error: the average of ``(pred - target) ** 2``.
+    """Mean squared error: the average of `(pred - target) ** 2`.
 
-    ``pred`` and ``target`` are a Value / number each, or sequences of equal length.
+    `pred` and `target` are a Value / number each, or sequences of equal length.
     """
     preds, targets = _pair(pred, target, "mse")
     for i, t in enumerate(targets):
@@ -102,11 +103,11 @@ def mse(pred: Any, target: Any, reduction: str = "mean") -> Value:
 
 
 def hinge(scores: Any, labels: Any, reduction: str = "mean") -> Value:
-    """The max-margin loss of micrograd's demo: the mean of ``relu(1 - label * score)``.
+    """The max-margin loss of micrograd's demo: the mean of `relu(1 - label * score)`.
 
-    ``labels`` are ``-1`` or ``+1`` (turn 0/1 labels into them with ``2 * y - 1``). The
+    `labels` are `-1` or `+1` (turn 0/1 labels into them with `2 * y - 1`). The
     loss is zero for an example classified right with a margin of at least 1. The mean is
-    taken as ``sum * (1.0 / n)``, exactly micrograd's expression, so the numbers match it.
+    taken as `sum * (1.0 / n)`, exactly micrograd's expression, so the numbers match it.
     """
     preds, targets = _pair(scores, labels, "hinge")
     losses = []
@@ -124,12 +125,12 @@ def hinge(scores: Any, labels: Any, reduction: str = "mean") -> Value:
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Value:
-    """Binary cross-entropy of ``sigmoid(logit)`` against targets in [0, 1], computed stably.
+    """Binary cross-entropy of `sigmoid(logit)` against targets in [0, 1], computed stably.
 
-    The loss of one example is ``log(1 + exp(z)) - z * y``. It is written so that ``exp``
-    never overflows: for ``z > 0`` as ``(1 - y) * z + log1p(exp(-z))``, otherwise as
-    ``log1p(exp(z)) - z * y``. Each branch is smooth, so derivatives of every order are
-    exact (the gradient is ``sigmoid(z) - y``, also at ``z = 0``), and a logit of 1000
+    The loss of one example is `log(1 + exp(z)) - z * y`. It is written so that `exp`
+    never overflows: for `z > 0` as `(1 - y) * z + log1p(exp(-z))`, otherwise as
+    `log1p(exp(z)) - z * y`. Each branch is smooth, so derivatives of every order are
+    exact (the gradient is `sigmoid(z) - y`, also at `z = 0`), and a logit of 1000
     gives a finite loss and gradient.
     """
     zs, ys = _pair(logits, targets, "binary_cross_entropy_with_logits")
@@ -148,10 +149,10 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
 
 
 def _log1p(t: Value) -> Value:
-    """``log(1 + t)`` for ``0 <= t <= 1``, with the value as accurate as ``math.log1p``.
+    """`log(1 + t)` for `0 <= t <= 1`, with the value as accurate as `math.log1p`.
 
-    Value has no ``log1p``; ``log(1 + t)`` has the right derivatives but loses the value's
-    digits when ``t`` is tiny, so a constant (no gradient) corrects the value.
+    Value has no `log1p`; `log(1 + t)` has the right derivatives but loses the value's
+    digits when `t` is tiny, so a constant (no gradient) corrects the value.
     """
     out = (1 + t).log()
     return out + (math.log1p(t.data) - out.data)
@@ -165,9 +166,9 @@ def _logits_row(row: Any, fn: str) -> list[Value]:
 
 
 def log_softmax(logits: Any) -> list[Value]:
-    """``logit_i - log(sum_j exp(logit_j))`` for one example, computed stably.
+    """`logit_i - log(sum_j exp(logit_j))` for one example, computed stably.
 
-    The largest logit ``m`` is subtracted before ``exp`` (as a constant: the result does
+    The largest logit `m` is subtracted before `exp` (as a constant: the result does
     not depend on it, so no gradient flows through it).
     """
     shifted, lse = _shifted(_logits_row(logits, "log_softmax"))
@@ -175,15 +176,15 @@ def log_softmax(logits: Any) -> list[Value]:
 
 
 def softmax(logits: Any) -> list[Value]:
-    """The probabilities ``exp(logit_i) / sum_j exp(logit_j)`` for one example."""
+    """The probabilities `exp(logit_i) / sum_j exp(logit_j)` for one example."""
     return [v.exp() for v in log_softmax(logits)]
 
 
 def _shifted(row: list[Value]) -> tuple[list[Value], Value]:
-    """The row minus its largest entry ``m``, and the log of the sum of their exps.
+    """The row minus its largest entry `m`, and the log of the sum of their exps.
 
-    ``logit - logsumexp`` is computed as ``(logit - m) - log(sum exp(logit - m))``, as
-    PyTorch does: adding ``m`` back first would cancel when ``|m|`` is large.
+    `logit - logsumexp` is computed as `(logit - m) - log(sum exp(logit - m))`, as
+    PyTorch does: adding `m` back first would cancel when `|m|` is large.
     """
     m = max(v.data for v in row)
     if math.isinf(m) or math.isnan(m):
@@ -193,12 +194,12 @@ def _shifted(row: list[Value]) -> tuple[list[Value], Value]:
 
 
 def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
-    """Softmax cross-entropy: ``-log softmax(logits)[target]``, as PyTorch's ``cross_entropy``.
+    """Softmax cross-entropy: `-log softmax(logits)[target]`, as PyTorch's `cross_entropy`.
 
-    ``logits`` is one example (a sequence of C Values, ``targets`` one class index) or a
-    batch (a sequence of such rows, ``targets`` one index per row). Uses log-sum-exp with
+    `logits` is one example (a sequence of C Values, `targets` one class index) or a
+    batch (a sequence of such rows, `targets` one index per row). Uses log-sum-exp with
     the row maximum subtracted, so large logits neither overflow nor lose the gradient
-    ``softmax(logits) - onehot(target)``.
+    `softmax(logits) - onehot(target)`.
     """
     rows = _as_list(logits, "cross_entropy(): logits")
     if rows and not isinstance(rows[0], (Value, int, float)):
@@ -227,9 +228,9 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
 
 
 def l2_penalty(params: Iterable[Value], alpha: float = 1.0) -> Value:
-    """``alpha * (p0 * p0 + p1 * p1 + ...)``: the L2 regulariser of micrograd's demo.
+    """`alpha * (p0 * p0 + p1 * p1 + ...)`: the L2 regulariser of micrograd's demo.
 
-    ``l2_penalty(model.parameters(), 1e-4)`` adds the demo's weight penalty to a loss.
+    `l2_penalty(model.parameters(), 1e-4)` adds the demo's weight penalty to a loss.
     """
     ps = _as_list(params, "l2_penalty(): params")
     if not ps:

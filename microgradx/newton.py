@@ -20,9 +20,9 @@ __all__ = ["NewtonResult", "newton"]
 
 @dataclass
 class NewtonResult:
-    """Where :func:`newton` stopped: the point, the value, slope and curvature there.
+    """Where `newton` stopped: the point, the value, slope and curvature there.
 
-    ``x``, ``gradient`` and ``hessian`` are floats for a one-argument function and lists
+    `x`, `gradient` and `hessian` are floats for a one-argument function and lists
     (a list of rows for the Hessian) for several arguments.
     """
 
@@ -35,7 +35,7 @@ class NewtonResult:
 
     @property
     def kind(self) -> str:
-        """``"minimum"``, ``"maximum"``, ``"saddle"`` or ``"inconclusive"`` (by curvature)."""
+        """`"minimum"`, `"maximum"`, `"saddle"` or `"inconclusive"` (by curvature)."""
         h = self.hessian if isinstance(self.hessian, list) else [[self.hessian]]
         if _cholesky_ok(h):
             return "minimum"
@@ -47,7 +47,7 @@ class NewtonResult:
 
 
 def _cholesky_ok(a: list[list[float]]) -> bool:
-    """Whether ``a`` is positive definite (a Cholesky factor exists)."""
+    """Whether `a` is positive definite (a Cholesky factor exists)."""
     n = len(a)
     low = [[0.0] * n for _ in range(n)]
     for i in range(n):
@@ -63,7 +63,7 @@ def _cholesky_ok(a: list[list[float]]) -> bool:
 
 
 def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
-    """``a x = b`` by Gaussian elimination with partial pivoting; ``None`` if singular."""
+    """`a x = b` by Gaussian elimination with partial pivoting; `None` if singular."""
     n = len(a)
     m = [[*row, rhs] for row, rhs in zip(a, b, strict=True)]
     scale = max((abs(e) for row in a for e in row), default=0.0)
@@ -84,16 +84,17 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
 
 @recording
 def newton(f: Fn, x0: Any, tol: float = 1e-12, max_iter: int = 100) -> NewtonResult:
-    """Find a stationary point of ``f`` (where f' = 0) by Newton's method on f'.
+    """Find a stationary point of `f` (where f' = 0) by Newton's method on f'.
 
-    Each step solves ``f''(x) dx = -f'(x)`` (the Hessian for several arguments) and
-    moves to ``x + dx``; it stops when the step is below ``tol`` (relative to ``x``)
-    or after ``max_iter`` steps. Which stationary point it finds depends on ``x0``;
-    ``result.kind`` tells a minimum from a maximum by the sign of the curvature.
+    Each step solves `f''(x) dx = -f'(x)` (the Hessian for several arguments) and
+    moves to `x + dx`; it stops when the step is below `tol` (relative to `x`)
+    or after `max_iter` steps. Which stationary point it finds depends on `x0`;
+    `result.kind` tells a minimum from a maximum by the sign of the curvature.
 
-    >>> r = newton(lambda x: x**3 - 5 * x**2 + 7 * x - 1, 0.0)
-    >>> round(r.x, 12), r.hessian, r.kind
-    (1.0, -4.0, 'maximum')
+    Examples:
+        >>> r = newton(lambda x: x**3 - 5 * x**2 + 7 * x - 1, 0.0)
+        >>> round(r.x, 12), r.hessian, r.kind
+        (1.0, -4.0, 'maximum')
     """
     check_function(f, "newton()")
     items, single = as_list(x0, "newton()", "x0")

@@ -1,25 +1,26 @@
-"""Neural-network building blocks: ``Module``, ``Neuron``, ``Layer`` and ``MLP``.
+"""Neural-network building blocks: `Module`, `Neuron`, `Layer` and `MLP`.
 
-The classes keep micrograd's signatures and shapes, so code written for ``micrograd.nn``
-runs unchanged with ``from microgradx.nn import MLP``:
+The classes keep micrograd's signatures and shapes, so code written for `micrograd.nn`
+runs unchanged with `from microgradx.nn import MLP`.
 
->>> from microgradx.nn import MLP
->>> model = MLP(2, [16, 16, 1], seed=0)
->>> len(model.parameters())
-337
->>> out = model([0.5, -1.0])  # the last layer has one neuron: one Value comes back
->>> type(out).__name__
-'Value'
+On top of that: a choice of activation (`"relu"`, the default, `"tanh"`, `"sigmoid"`
+or `"linear"`), a seedable initialiser, and PyTorch's `named_parameters()`,
+`state_dict()` and `load_state_dict()`.
 
-On top of that: a choice of activation (``"relu"``, the default, ``"tanh"``, ``"sigmoid"``
-or ``"linear"``), a seedable initialiser, and PyTorch's ``named_parameters()``,
-``state_dict()`` and ``load_state_dict()``.
+Initialisation follows micrograd: each weight is `uniform(-1, 1)`, each bias `0`,
+drawn neuron by neuron in order. `seed=None` draws from Python's global `random`
+module (so `random.seed(1337)` before building gives micrograd's exact weights); an
+`int` seeds a private `random.Random`, so two models built with one seed are identical;
+a `random.Random` instance is used (and advanced) as it is.
 
-Initialisation follows micrograd: each weight is ``uniform(-1, 1)``, each bias ``0``,
-drawn neuron by neuron in order. ``seed=None`` draws from Python's global ``random``
-module (so ``random.seed(1337)`` before building gives micrograd's exact weights); an
-``int`` seeds a private ``random.Random``, so two models built with one seed are identical;
-a ``random.Random`` instance is used (and advanced) as it is.
+Examples:
+    >>> from microgradx.nn import MLP
+    >>> model = MLP(2, [16, 16, 1], seed=0)
+    >>> len(model.parameters())
+    337
+    >>> out = model([0.5, -1.0])  # the last layer has one neuron: one Value comes back
+    >>> type(out).__name__
+    'Value'
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .engine import Value, to_flag
 
 __all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron"]
 
-#: the activation names a ``Neuron`` accepts
+#: the activation names a `Neuron` accepts
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 
 Seed = int | random.Random | None
@@ -40,7 +41,7 @@ Input = Sequence[Value | float] | Value | float
 
 
 def _rng(seed: Seed) -> random.Random | Any:
-    """The source of random numbers for ``seed`` (the ``random`` module itself for None)."""
+    """The source of random numbers for `seed` (the `random` module itself for None)."""
     if seed is None:
         return random
     if isinstance(seed, random.Random):
@@ -59,12 +60,12 @@ def _check_count(n: object, what: str) -> int:
 
 
 class Module:
-    """Base class of everything with parameters (PyTorch's ``nn.Module``, scalar-sized).
+    """Base class of everything with parameters (PyTorch's `nn.Module`, scalar-sized).
 
-    A subclass defines ``forward`` (or ``__call__``, as micrograd does). By default the
-    parameters are found by walking the attributes in the order they were set: ``Value``
-    attributes, sub-``Module`` s, and lists, tuples and dicts of them. Names join the path
-    with dots, as in PyTorch: ``layers.0.neurons.3.w.1``.
+    A subclass defines `forward` (or `__call__`, as micrograd does). By default the
+    parameters are found by walking the attributes in the order they were set: `Value`
+    attributes, sub-`Module` s, and lists, tuples and dicts of them. Names join the path
+    with dots, as in PyTorch: `layers.0.neurons.3.w.1`.
     """
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -72,11 +73,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run ``forward``."""
+        """Run `forward`."""
         return self.forward(*args, **kwargs)
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value]]:
-        """Yield ``(name, parameter)`` for every parameter, each Value once."""
+        """Yield `(name, parameter)` for every parameter, each Value once."""
         seen: set[int] = set()
         for name, p in _walk(self, prefix):
             if id(p) not in seen:
@@ -88,23 +89,23 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self, set_to_none: bool = False) -> None:
-        """Set every parameter's ``.grad`` to ``0.0`` (micrograd's habit), or to None with
-        ``set_to_none=True`` (PyTorch's default; backward and the optimizers read None as
+        """Set every parameter's `.grad` to `0.0` (micrograd's habit), or to None with
+        `set_to_none=True` (PyTorch's default; backward and the optimizers read None as
         no gradient yet)."""
         value = None if to_flag(set_to_none, "set_to_none") else 0.0
         for p in self.parameters():
             p.grad = value
 
     def state_dict(self) -> dict[str, float]:
-        """The parameters' values by name: ``{"layers.0.neurons.0.w.0": 0.23, ...}``."""
+        """The parameters' values by name: `{"layers.0.neurons.0.w.0": 0.23, ...}`."""
         return {name: p.data for name, p in self.named_parameters()}
 
     def load_state_dict(self, state_dict: Mapping[str, float], strict: bool = True) -> None:
-        """Copy values from ``state_dict`` into the parameters.
+        """Copy values from `state_dict` into the parameters.
 
         Every entry is checked before any parameter changes, so on error the module is
-        left as it was. With ``strict=True`` (the default) the names must match exactly;
-        with ``strict=False`` missing and unexpected names are ignored.
+        left as it was. With `strict=True` (the default) the names must match exactly;
+        with `strict=False` missing and unexpected names are ignored.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(
@@ -145,7 +146,7 @@ def _listing(kind: str, names: list[str], limit: int = 5) -> str:
 
 
 def _walk(obj: Any, prefix: str, active: set[int] | None = None) -> Iterator[tuple[str, Value]]:
-    """Parameters under ``obj``, depth first, in attribute order.
+    """Parameters under `obj`, depth first, in attribute order.
 
     A container already being walked (a module that refers back to its parent, say) is
     skipped, so cycles among modules end.
@@ -176,12 +177,12 @@ _RELU, _TANH, _SIGMOID, _LINEAR = range(4)
 
 
 class Neuron(Module):
-    """One neuron: ``activation(b + w[0]*x[0] + w[1]*x[1] + ...)``.
+    """One neuron: `activation(b + w[0]*x[0] + w[1]*x[1] + ...)`.
 
-    ``nonlin=False`` makes it linear (micrograd's switch); otherwise ``activation``
-    chooses the non-linearity (``"relu"`` by default, ``"tanh"``, ``"sigmoid"``, or
-    ``"linear"``). Weights start ``uniform(-1, 1)``, the bias ``0`` (see the module doc
-    for ``seed``).
+    `nonlin=False` makes it linear (micrograd's switch); otherwise `activation`
+    chooses the non-linearity (`"relu"` by default, `"tanh"`, `"sigmoid"`, or
+    `"linear"`). Weights start `uniform(-1, 1)`, the bias `0` (see the module doc
+    for `seed`).
     """
 
     def __init__(
@@ -200,7 +201,7 @@ class Neuron(Module):
         self._kind = ACTIVATIONS.index(self.activation)
 
     def forward(self, x: Input) -> Value:
-        """The neuron's output for the input ``x`` (a sequence of ``nin`` Values or numbers)."""
+        """The neuron's output for the input `x` (a sequence of `nin` Values or numbers)."""
         w = self.w
         if x.__class__ is not list or len(x) != len(w):
             x = _as_sequence(x, len(w))
@@ -225,7 +226,7 @@ class Neuron(Module):
 
 
 def _as_sequence(x: object, nin: int) -> Sequence[Value | float]:
-    """``x`` checked to be ``nin`` inputs; a lone Value or number counts as one input."""
+    """`x` checked to be `nin` inputs; a lone Value or number counts as one input."""
     if isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
         if len(x) == nin:
             return x
@@ -238,10 +239,10 @@ def _as_sequence(x: object, nin: int) -> Sequence[Value | float]:
 
 
 class Layer(Module):
-    """``nout`` neurons reading the same ``nin`` inputs.
+    """`nout` neurons reading the same `nin` inputs.
 
-    Returns a list of ``nout`` Values, or one Value when ``nout == 1`` (as micrograd does).
-    Keyword arguments (``nonlin``, ``activation``, ``seed``) go to each ``Neuron``.
+    Returns a list of `nout` Values, or one Value when `nout == 1` (as micrograd does).
+    Keyword arguments (`nonlin`, `activation`, `seed`) go to each `Neuron`.
     """
 
     def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
@@ -253,7 +254,7 @@ class Layer(Module):
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
     def forward(self, x: Input) -> Value | list[Value]:
-        """The layer's outputs for the input ``x``."""
+        """The layer's outputs for the input `x`."""
         out = [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
@@ -266,10 +267,10 @@ class Layer(Module):
 
 
 class MLP(Module):
-    """A multi-layer perceptron: ``nin`` inputs, then one ``Layer`` per entry of ``nouts``.
+    """A multi-layer perceptron: `nin` inputs, then one `Layer` per entry of `nouts`.
 
-    Hidden layers use ``activation`` (relu by default); the last layer is linear, as in
-    micrograd. ``MLP(2, [16, 16, 1])`` is micrograd's moons classifier (337 parameters).
+    Hidden layers use `activation` (relu by default); the last layer is linear, as in
+    micrograd. `MLP(2, [16, 16, 1])` is micrograd's moons classifier (337 parameters).
     """
 
     def __init__(
@@ -295,7 +296,7 @@ class MLP(Module):
         ]
 
     def forward(self, x: Input) -> Value | list[Value]:
-        """Run ``x`` through every layer."""
+        """Run `x` through every layer."""
         out: Any = x
         for layer in self.layers:
             out = layer(out)

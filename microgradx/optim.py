@@ -1,26 +1,27 @@
 """Optimizers and learning-rate schedulers with PyTorch's names, update rules and numbers.
 
-``SGD`` and ``Adam`` follow ``torch.optim`` (2.x, the single-tensor code path) operation by
+`SGD` and `Adam` follow `torch.optim` (2.x, the single-tensor code path) operation by
 operation, so a run gives the numbers PyTorch gives on float64 scalars; the schedulers
-``StepLR``, ``ExponentialLR``, ``CosineAnnealingLR`` and ``LambdaLR`` follow
-``torch.optim.lr_scheduler`` (call ``scheduler.step()`` after ``optimizer.step()``).
+`StepLR`, `ExponentialLR`, `CosineAnnealingLR` and `LambdaLR` follow
+`torch.optim.lr_scheduler` (call `scheduler.step()` after `optimizer.step()`).
 
->>> from microgradx import Value
->>> from microgradx.optim import SGD
->>> x = Value(3.0)
->>> opt = SGD([x], lr=0.1)
->>> for _ in range(3):
-...     opt.zero_grad()
-...     loss = x * x
-...     loss.backward()
-...     opt.step()
->>> round(x.data, 6)  # 3 * 0.8**3
-1.536
+Examples:
+    >>> from microgradx import Value
+    >>> from microgradx.optim import SGD
+    >>> x = Value(3.0)
+    >>> opt = SGD([x], lr=0.1)
+    >>> for _ in range(3):
+    ...     opt.zero_grad()
+    ...     loss = x * x
+    ...     loss.backward()
+    ...     opt.step()
+    >>> round(x.data, 6)  # 3 * 0.8**3
+    1.536
 
-The gradients are the floats ``backward()`` wrote to each parameter's ``.grad``; a step
-changes each parameter's ``.data``. Parameters live in ``param_groups`` (a list of dicts
-holding ``"params"`` and the settings such as ``"lr"``), per-parameter buffers in
-``state``; ``state_dict()`` / ``load_state_dict()`` save and restore both, as in PyTorch.
+The gradients are the floats `backward()` wrote to each parameter's `.grad`; a step
+changes each parameter's `.data`. Parameters live in `param_groups` (a list of dicts
+holding `"params"` and the settings such as `"lr"`), per-parameter buffers in
+`state`; `state_dict()` / `load_state_dict()` save and restore both, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -46,20 +47,20 @@ __all__ = [
 ]
 
 Params = Iterable[Value] | Iterable[dict[str, Any]]
-#: what ``Optimizer._update`` returns: each parameter with its new ``.data`` and its new
+#: what `Optimizer._update` returns: each parameter with its new `.data` and its new
 #: buffers (None: no buffers)
 Updates = list[tuple[Value, Any, "dict[str, Any] | None"]]
 
 
 def _real(x: object, name: str) -> float:
-    """``x`` as a float, or ``TypeError`` naming what was expected."""
+    """`x` as a float, or `TypeError` naming what was expected."""
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number (int or float), got {type(x).__name__}")
     return float(x)
 
 
 def _fma_exact(a: float, b: float, c: float) -> float:
-    """``a * b + c`` with a single rounding, in exact integer arithmetic."""
+    """`a * b + c` with a single rounding, in exact integer arithmetic."""
     try:
         na, da = a.as_integer_ratio()
         nb, db = b.as_integer_ratio()
@@ -84,15 +85,15 @@ def _fma_math(a: float, b: float, c: float) -> float:
         return _fma_exact(a, b, c)
 
 
-#: fused multiply-add ``a * b + c`` rounded once, as PyTorch's CPU kernels compute
-#: ``add(x, y, alpha)``, ``lerp`` and ``addcmul``; ``math.fma`` from Python 3.13 on
+#: fused multiply-add `a * b + c` rounded once, as PyTorch's CPU kernels compute
+#: `add(x, y, alpha)`, `lerp` and `addcmul`; `math.fma` from Python 3.13 on
 fma = _fma_math if hasattr(math, "fma") else _fma_exact
 
 
 def _gradients(params: list[Value]) -> list[tuple[Value, float]]:
-    """Each parameter with its ``.grad`` as a float (a Value after
-    ``backward(create_graph=True)``), leaving out those whose ``.grad`` is None (PyTorch's
-    optimizers skip them); ``TypeError`` for any other ``.grad`` or a ``.data`` that is not
+    """Each parameter with its `.grad` as a float (a Value after
+    `backward(create_graph=True)`), leaving out those whose `.grad` is None (PyTorch's
+    optimizers skip them); `TypeError` for any other `.grad` or a `.data` that is not
     a number."""
     pairs = []
     for p in params:
@@ -115,9 +116,9 @@ def _gradients(params: list[Value]) -> list[tuple[Value, float]]:
 
 
 class Optimizer:
-    """Base class: holds ``param_groups`` and per-parameter ``state``; subclasses update.
+    """Base class: holds `param_groups` and per-parameter `state`; subclasses update.
 
-    ``params`` is an iterable of Values, or of dicts ``{"params": [...], "lr": ...}`` to give
+    `params` is an iterable of Values, or of dicts `{"params": [...], "lr": ...}` to give
     groups of parameters their own settings (anything not given uses the defaults).
     """
 
@@ -131,8 +132,8 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Value, dict[str, Any]] = {}
         self._step_count = 0
-        #: ``_step_count`` when the first scheduler was attached (None: no scheduler yet);
-        #: a scheduler's first ``step()`` warns if no optimizer step was taken since
+        #: `_step_count` when the first scheduler was attached (None: no scheduler yet);
+        #: a scheduler's first `step()` warns if no optimizer step was taken since
         self._steps_unwatched: int | None = None
         if isinstance(params, (Value, dict)):
             raise TypeError(
@@ -203,8 +204,8 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = False) -> None:
-        """Set every parameter's ``.grad`` to ``0.0`` (micrograd's habit), or to None with
-        ``set_to_none=True`` (PyTorch's default; ``step`` then skips the parameter until a
+        """Set every parameter's `.grad` to `0.0` (micrograd's habit), or to None with
+        `set_to_none=True` (PyTorch's default; `step` then skips the parameter until a
         backward pass gives it a gradient)."""
         value = None if to_flag(set_to_none, "set_to_none") else 0.0
         for group in self.param_groups:
@@ -212,11 +213,11 @@ class Optimizer:
                 p.grad = value
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter once from its ``.grad``; returns ``closure()`` if given.
+        """Update every parameter once from its `.grad`; returns `closure()` if given.
 
-        A parameter whose ``.grad`` is None is skipped, as in PyTorch; a ``.grad`` or
-        ``.data`` that is not a number raises ``TypeError``. A step that raises changes
-        nothing: no parameter, buffer or step count. ``closure`` (optional, as in PyTorch)
+        A parameter whose `.grad` is None is skipped, as in PyTorch; a `.grad` or
+        `.data` that is not a number raises `TypeError`. A step that raises changes
+        nothing: no parameter, buffer or step count. `closure` (optional, as in PyTorch)
         re-evaluates the model and returns the loss; it runs first, with gradient
         recording on.
         """
@@ -240,14 +241,14 @@ class Optimizer:
         return loss
 
     def _update(self, group: dict[str, Any], pairs: list[tuple[Value, float]]) -> Updates:
-        """The group's new parameter values and buffers from ``(parameter, gradient)``
-        pairs, computed without changing anything (``step`` writes them)."""
+        """The group's new parameter values and buffers from `(parameter, gradient)`
+        pairs, computed without changing anything (`step` writes them)."""
         raise NotImplementedError
 
     # -- saving and restoring ------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """``{"state": {index: buffers}, "param_groups": [settings + "params": indices]}``.
+        """`{"state": {index: buffers}, "param_groups": [settings + "params": indices]}`.
 
         Parameters are numbered in order across all groups, as in PyTorch; the buffers are
         plain floats and ints, so `microgradx.save` can write them.
@@ -360,7 +361,7 @@ def _check_disjoint(groups: Sequence[dict[str, Any]]) -> None:
 
 
 def _nonnegative(x: object, name: str, label: str = "") -> float:
-    """``x`` as a float >= 0, or PyTorch's ``Invalid ...`` error."""
+    """`x` as a float >= 0, or PyTorch's `Invalid ...` error."""
     value = _real(x, name)
     if not value >= 0.0:
         raise ValueError(f"Invalid {label or name + ' value'}: {x}")
@@ -368,17 +369,17 @@ def _nonnegative(x: object, name: str, label: str = "") -> float:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, optionally with momentum, as ``torch.optim.SGD``.
+    """Stochastic gradient descent, optionally with momentum, as `torch.optim.SGD`.
 
-    For each parameter ``p`` with gradient ``g`` (negated first if ``maximize``):
+    For each parameter `p` with gradient `g` (negated first if `maximize`):
 
         g = g + weight_decay * p                       # if weight_decay
         buf = g  (first step)  or  buf = momentum * buf + (1 - dampening) * g
         g = g + momentum * buf  if nesterov  else  buf # if momentum
         p = p - lr * g
 
-    With the defaults this is plain gradient descent, ``p -= lr * p.grad``, the update of
-    micrograd's demo. Each ``x + a * y`` above is rounded once (a fused multiply-add), as
+    With the defaults this is plain gradient descent, `p -= lr * p.grad`, the update of
+    micrograd's demo. Each `x + a * y` above is rounded once (a fused multiply-add), as
     PyTorch's CPU kernels compute it, so the numbers are PyTorch's to the last bit.
     """
 
@@ -442,10 +443,10 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam, as ``torch.optim.Adam`` (bias-corrected; optional AMSGrad and L2 weight decay).
+    """Adam, as `torch.optim.Adam` (bias-corrected; optional AMSGrad and L2 weight decay).
 
-    For each parameter ``p`` with gradient ``g`` (negated first if ``maximize``), at step
-    ``t = 1, 2, ...``:
+    For each parameter `p` with gradient `g` (negated first if `maximize`), at step
+    `t = 1, 2, ...`:
 
         g = g + weight_decay * p                     # if weight_decay (L2, not AdamW)
         m = m + (1 - beta1) * (g - m)                # = beta1 * m + (1 - beta1) * g
@@ -454,10 +455,10 @@ class Adam(Optimizer):
         denom = sqrt(v) / sqrt(1 - beta2 ** t) + eps
         p = p - (lr / (1 - beta1 ** t)) * m / denom
 
-    ``m``, ``v`` (and ``vmax``) start at 0. The operations and their order are PyTorch's,
-    so the numbers are too, including IEEE 754's where PyTorch gives them: with ``eps=0``
-    a second moment of 0 makes the update ``m / 0``, so the parameter becomes nan (``m =
-    0``) or -inf / +inf (``m`` positive / negative), and the step goes on.
+    `m`, `v` (and `vmax`) start at 0. The operations and their order are PyTorch's,
+    so the numbers are too, including IEEE 754's where PyTorch gives them: with `eps=0`
+    a second moment of 0 makes the update `m / 0`, so the parameter becomes nan (``m =
+    0`) or -inf / +inf (`m`` positive / negative), and the step goes on.
     """
 
     _state_keys: ClassVar[dict[str, type]] = {
@@ -555,12 +556,12 @@ class Adam(Optimizer):
 
 
 class LRScheduler:
-    """Base class of the schedulers: sets each group's ``"lr"`` once per ``step()``.
+    """Base class of the schedulers: sets each group's `"lr"` once per `step()`.
 
-    Creating a scheduler records each group's ``"initial_lr"`` and applies the schedule's
-    value for epoch 0. Call ``scheduler.step()`` once per epoch, after ``optimizer.step()``
+    Creating a scheduler records each group's `"initial_lr"` and applies the schedule's
+    value for epoch 0. Call `scheduler.step()` once per epoch, after `optimizer.step()`
     (calling it before, as PyTorch < 1.1 did, skips the first value). As in PyTorch, the
-    scheduler's first ``step()`` warns, once, if the optimizer has not stepped since the
+    scheduler's first `step()` warns, once, if the optimizer has not stepped since the
     first scheduler was attached to it.
     """
 
@@ -604,11 +605,11 @@ class LRScheduler:
             self._is_initial = False
 
     def get_lr(self) -> list[float]:
-        """The learning rates for the epoch ``last_epoch`` (subclasses define it)."""
+        """The learning rates for the epoch `last_epoch` (subclasses define it)."""
         raise NotImplementedError
 
     def get_last_lr(self) -> list[float]:
-        """The learning rates set by the last ``step()``, one per parameter group."""
+        """The learning rates set by the last `step()`, one per parameter group."""
         return list(self._last_lr)
 
     def step(self) -> None:
@@ -657,11 +658,11 @@ def _group_lrs(optimizer: Optimizer) -> list[float]:
 
 
 class LambdaLR(LRScheduler):
-    """``lr = initial_lr * lr_lambda(epoch)``: any schedule given as a function.
+    """`lr = initial_lr * lr_lambda(epoch)`: any schedule given as a function.
 
-    ``lr_lambda`` is one function for all groups or a list with one per group. The decay
-    of micrograd's demo, ``lr = 1.0 - 0.9 * k / 100``, is
-    ``LambdaLR(SGD(params, lr=1.0), lambda k: 1.0 - 0.9 * k / 100)``.
+    `lr_lambda` is one function for all groups or a list with one per group. The decay
+    of micrograd's demo, `lr = 1.0 - 0.9 * k / 100`, is
+    `LambdaLR(SGD(params, lr=1.0), lambda k: 1.0 - 0.9 * k / 100)`.
     """
 
     def __init__(
@@ -686,7 +687,7 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """``base_lr * lr_lambda(last_epoch)`` for each group."""
+        """`base_lr * lr_lambda(last_epoch)` for each group."""
         return [
             base * _real(fn(self.last_epoch), "lr_lambda(epoch)")
             for fn, base in zip(self.lr_lambdas, self.base_lrs, strict=True)
@@ -698,7 +699,7 @@ class LambdaLR(LRScheduler):
 
 
 class StepLR(LRScheduler):
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
+    """Multiply the learning rate by `gamma` every `step_size` epochs."""
 
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
@@ -712,31 +713,31 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """The current rates, times ``gamma`` at each multiple of ``step_size``."""
+        """The current rates, times `gamma` at each multiple of `step_size`."""
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return _group_lrs(self.optimizer)
         return [lr * self.gamma for lr in _group_lrs(self.optimizer)]
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply the learning rate by ``gamma`` every epoch."""
+    """Multiply the learning rate by `gamma` every epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = _real(gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """The current rates times ``gamma`` (unchanged when the scheduler is created)."""
+        """The current rates times `gamma` (unchanged when the scheduler is created)."""
         if self._is_initial:
             return _group_lrs(self.optimizer)
         return [lr * self.gamma for lr in _group_lrs(self.optimizer)]
 
 
 class CosineAnnealingLR(LRScheduler):
-    """Anneal the learning rate from ``initial_lr`` to ``eta_min`` along a half cosine.
+    """Anneal the learning rate from `initial_lr` to `eta_min` along a half cosine.
 
-    ``lr(t) = eta_min + (initial_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``, computed
-    step by step from the previous rate exactly as PyTorch does (so past ``T_max`` it
+    `lr(t) = eta_min + (initial_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2`, computed
+    step by step from the previous rate exactly as PyTorch does (so past `T_max` it
     rises again: SGDR without the restart jump).
     """
 

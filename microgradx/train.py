@@ -1,18 +1,19 @@
 """A small training helper, and micrograd's two-moons demo as one function call.
 
-:func:`fit` runs the usual loop — ``zero_grad()``, forward and loss, ``backward()``,
-``optimizer.step()``, ``scheduler.step()`` — and records a :class:`History`. The loop is
-short enough to write by hand too; ``fit`` exists so that demos, plots and tests share one.
+`fit` runs the usual loop — `zero_grad()`, forward and loss, `backward()`,
+`optimizer.step()`, `scheduler.step()` — and records a `History`. The loop is
+short enough to write by hand too; `fit` exists so that demos, plots and tests share one.
 
-:func:`train_moons` is micrograd's demo exactly: ``MLP(2, [16, 16, 1])`` on 100 two-moons
-points with noise 0.1, the hinge loss plus ``1e-4`` times the squared weights, and 100
-steps of gradient descent with learning rate ``1.0 - 0.9 * k / 100`` at step ``k``.
+`train_moons` is micrograd's demo exactly: `MLP(2, [16, 16, 1])` on 100 two-moons
+points with noise 0.1, the hinge loss plus `1e-4` times the squared weights, and 100
+steps of gradient descent with learning rate `1.0 - 0.9 * k / 100` at step `k`.
 With the default seed it reaches 100% training accuracy:
 
->>> from microgradx.train import train_moons
->>> run = train_moons(n=20, steps=3)  # a short run: the schedule spans the given steps
->>> len(run.history.loss), [round(lr, 2) for lr in run.history.lr]
-(3, [1.0, 0.7, 0.4])
+Examples:
+    >>> from microgradx.train import train_moons
+    >>> run = train_moons(n=20, steps=3)  # a short run: the schedule spans the given steps
+    >>> len(run.history.loss), [round(lr, 2) for lr in run.history.lr]
+    (3, [1.0, 0.7, 0.4])
 """
 
 from __future__ import annotations
@@ -28,19 +29,19 @@ from .optim import SGD, LambdaLR, LRScheduler, Optimizer
 
 __all__ = ["MOONS_SEED", "History", "MoonsRun", "binary_accuracy", "fit", "train_moons"]
 
-#: the seed :func:`train_moons` uses by default (data and initial weights); with it the
+#: the seed `train_moons` uses by default (data and initial weights); with it the
 #: demo reaches 100% training accuracy (see docs/howto/train-a-model.md for the numbers)
 MOONS_SEED = 4
 
-#: ``callback(step, loss, accuracy)``, called after each step (accuracy may be None)
+#: `callback(step, loss, accuracy)`, called after each step (accuracy may be None)
 Callback = Callable[[int, float, "float | None"], object]
 
 
 @dataclass
 class History:
-    """What happened at each step ``k``: the loss, the accuracy and the learning rate.
+    """What happened at each step `k`: the loss, the accuracy and the learning rate.
 
-    The loss and accuracy are those of the forward pass of step ``k``, i.e. of the
+    The loss and accuracy are those of the forward pass of step `k`, i.e. of the
     parameters *before* that step's update (micrograd's demo prints the same).
     """
 
@@ -49,7 +50,7 @@ class History:
     lr: list[float] = field(default_factory=list)
 
     def first_step_at(self, accuracy: float = 1.0) -> int | None:
-        """The first step whose accuracy is at least ``accuracy`` (None if never)."""
+        """The first step whose accuracy is at least `accuracy` (None if never)."""
         for k, a in enumerate(self.accuracy):
             if a is not None and a >= accuracy:
                 return k
@@ -59,7 +60,7 @@ class History:
 def binary_accuracy(scores: Sequence[Value | float], labels: Sequence[float]) -> float:
     """The fraction of examples where the score's sign matches the label's (-1/+1 or 0/1).
 
-    A label counts as positive when it is ``> 0``, a score when it is ``> 0``.
+    A label counts as positive when it is `> 0`, a score when it is `> 0`.
     """
     if len(scores) != len(labels) or not scores:
         raise ValueError(
@@ -81,12 +82,12 @@ def fit(
     scheduler: LRScheduler | None = None,
     callback: Callback | None = None,
 ) -> History:
-    """Run ``steps`` training steps and return their :class:`History`.
+    """Run `steps` training steps and return their `History`.
 
-    ``loss_fn()`` computes the loss on the current parameters and returns it, or a pair
-    ``(loss, accuracy)``. Each step: ``optimizer.zero_grad()``, ``loss_fn()``,
-    ``loss.backward()``, ``optimizer.step()``, then ``scheduler.step()`` if given, then
-    ``callback(step, loss, accuracy)`` if given (e.g. to update a progress bar).
+    `loss_fn()` computes the loss on the current parameters and returns it, or a pair
+    `(loss, accuracy)`. Each step: `optimizer.zero_grad()`, `loss_fn()`,
+    `loss.backward()`, `optimizer.step()`, then `scheduler.step()` if given, then
+    `callback(step, loss, accuracy)` if given (e.g. to update a progress bar).
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit(): optimizer must be an Optimizer, got {type(optimizer).__name__}")
@@ -114,11 +115,11 @@ def fit(
 
 @dataclass
 class MoonsRun:
-    """The result of :func:`train_moons`: the trained model, its data and the history."""
+    """The result of `train_moons`: the trained model, its data and the history."""
 
     model: MLP
     X: list[list[float]]
-    #: labels -1 / +1 (the moons' 0 / 1 mapped by ``2 * y - 1``, as in micrograd's demo)
+    #: labels -1 / +1 (the moons' 0 / 1 mapped by `2 * y - 1`, as in micrograd's demo)
     y: list[int]
     history: History
 
@@ -143,9 +144,9 @@ def train_moons(
 ) -> MoonsRun:
     """Train micrograd's moons classifier and return the model, data and history.
 
-    ``seed`` seeds both the data (:func:`microgradx.data.make_moons`) and the initial
-    weights. The learning rate at step ``k`` is ``1.0 - 0.9 * k / steps`` (micrograd's
-    schedule for ``steps=100``), set by a ``LambdaLR`` on ``SGD(lr=1.0)``.
+    `seed` seeds both the data (`microgradx.data.make_moons`) and the initial
+    weights. The learning rate at step `k` is `1.0 - 0.9 * k / steps` (micrograd's
+    schedule for `steps=100`), set by a `LambdaLR` on `SGD(lr=1.0)`.
     """
     X, labels = make_moons(n, noise, seed)  # noqa: N806 - the usual name for inputs
     y = [2 * v - 1 for v in labels]

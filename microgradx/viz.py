@@ -1,10 +1,10 @@
 """Diagrams and text traces of a computation graph.
 
-:func:`draw_dot` turns a graph into a :class:`graphviz.Digraph` (one box per Value, one small
-circle per op); :func:`render` writes it as SVG or PNG. Rendering uses the system Graphviz
-``dot`` when it is installed and otherwise the self-contained ``graphviz-pure`` executable
-(``pip install graphviz-pure``, included in ``microgradx[viz]``), so diagrams work on a fresh
-machine. :func:`trace` prints the same graph as text, for terminals and logs.
+`draw_dot` turns a graph into a `graphviz.Digraph` (one box per Value, one small
+circle per op); `render` writes it as SVG or PNG. Rendering uses the system Graphviz
+`dot` when it is installed and otherwise the self-contained `graphviz-pure` executable
+(`pip install graphviz-pure`, included in `microgradx[viz]`), so diagrams work on a fresh
+machine. `trace` prints the same graph as text, for terminals and logs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import graphviz  # type: ignore[import-untyped]
 
 from . import engine
-from .engine import Value
+from .engine import Value, to_flag
 
 __all__ = [
     "Diagram",
@@ -58,7 +58,7 @@ Number = Callable[[float], str]
 
 
 class RendererNotFound(RuntimeError):  # noqa: N818 - reads as a sentence at the raise site
-    """Neither the system Graphviz ``dot`` nor ``graphviz-pure`` could be found."""
+    """Neither the system Graphviz `dot` nor `graphviz-pure` could be found."""
 
 
 class RenderError(RuntimeError):
@@ -118,11 +118,11 @@ def topological(root: Value | Iterable[Value]) -> list[Value]:
 
 
 def path_between(source: Value | Iterable[Value], root: Value) -> set[Value]:
-    """The nodes on some path from ``source`` (one Value or several) up to ``root``.
+    """The nodes on some path from `source` (one Value or several) up to `root`.
 
-    These are the nodes through which ``source`` influences ``root``: pass the result to
-    ``draw_dot(root, highlight=...)`` to see how a parameter reaches the loss. The set is
-    empty when ``root`` does not depend on ``source``.
+    These are the nodes through which `source` influences `root`: pass the result to
+    `draw_dot(root, highlight=...)` to see how a parameter reaches the loss. The set is
+    empty when `root` does not depend on `source`.
     """
     sources = {id(s) for s in _roots(source, "path_between()")}
     on_path: dict[int, Value] = {}
@@ -133,7 +133,7 @@ def path_between(source: Value | Iterable[Value], root: Value) -> set[Value]:
 
 
 def _nearest(roots: list[Value], limit: int, drawn: _Drawn) -> tuple[list[Value], int]:
-    """The ``limit`` nodes closest to the roots (breadth first) and how many nodes exist."""
+    """The `limit` nodes closest to the roots (breadth first) and how many nodes exist."""
     seen: set[int] = {id(r) for r in roots}
     kept: list[Value] = []
     queue = deque(roots)
@@ -185,10 +185,10 @@ def _quote(text: str) -> str:
 
 
 class Diagram(graphviz.Digraph):  # type: ignore[misc]
-    """A :class:`graphviz.Digraph` that renders without the system Graphviz.
+    """A `graphviz.Digraph` that renders without the system Graphviz.
 
-    ``pipe`` (and so the SVG shown by Jupyter) and the ``render`` method fall back to
-    ``graphviz-pure`` when ``dot`` is not installed; everything else is ``graphviz.Digraph``.
+    `pipe` (and so the SVG shown by Jupyter) and the `render` method fall back to
+    `graphviz-pure` when `dot` is not installed; everything else is `graphviz.Digraph`.
     """
 
     def pipe(
@@ -202,7 +202,7 @@ class Diagram(graphviz.Digraph):  # type: ignore[misc]
         engine: str | None = None,
         encoding: str | None = None,
     ) -> bytes | str:
-        """The diagram rendered in ``format`` (bytes, or str when ``encoding`` is given)."""
+        """The diagram rendered in `format` (bytes, or str when `encoding` is given)."""
         if _system_dot() or renderer or formatter or neato_no_op or engine not in (None, "dot"):
             result: bytes | str = super().pipe(
                 format, renderer, formatter, neato_no_op, quiet, engine=engine, encoding=encoding
@@ -229,9 +229,9 @@ class Diagram(graphviz.Digraph):  # type: ignore[misc]
         raise_if_result_exists: bool = False,
         overwrite_source: bool = False,
     ) -> str:
-        """Like :meth:`graphviz.Digraph.render` (writes the source, then ``source.FORMAT``).
+        """Like `graphviz.Digraph.render` (writes the source, then `source.FORMAT`).
 
-        Without the system Graphviz this renders with ``graphviz-pure`` (``view=True`` and
+        Without the system Graphviz this renders with `graphviz-pure` (`view=True` and
         the renderer/formatter/engine options still need the system Graphviz).
         """
         if (
@@ -273,28 +273,32 @@ def draw_dot(
     fmt: str | Number = ".4f",
     highlight: Iterable[Value] = (),
     max_nodes: int | None = 200,
+    stack: bool = False,
 ) -> Diagram:
-    """The computation graph behind ``root`` as a :class:`graphviz.Digraph`.
+    """The computation graph behind `root` as a `graphviz.Digraph`.
 
-    Each Value is a box with its label (when it has one), ``data`` and ``grad``; each op is
+    Each Value is a box with its label (when it has one), `data` and `grad`; each op is
     a small circle between its inputs and its output, so the arrows follow the data.
     Leaves that receive a gradient are blue, the output is yellow, and constants (numbers
     lifted into the graph, which never get a gradient) are grey and dashed.
 
     Args:
         root: the output Value (or several outputs).
-        format: the diagram's default output format (``"svg"``, ``"png"``).
-        rankdir: layout direction: ``"LR"`` (left to right) or ``"TB"`` (top to bottom).
-        show_grad: show each node's ``grad`` next to its ``data``.
-        fmt: how numbers are written: a format spec (``".4f"``, ``".3g"``) or a function.
-        highlight: Values to draw in red (see :func:`path_between`), with the ops and
+        format: the diagram's default output format (`"svg"`, `"png"`).
+        rankdir: layout direction: `"LR"` (left to right) or `"TB"` (top to bottom).
+        show_grad: show each node's `grad` next to its `data`.
+        fmt: how numbers are written: a format spec (`".4f"`, `".3g"`) or a function.
+        highlight: Values to draw in red (see `path_between`), with the ops and
             arrows that connect them.
         max_nodes: at most this many Values are drawn, the ones nearest the output; the
-            rest is summarised in one box (how many nodes, which ops). ``None`` draws all.
+            rest is summarised in one box (how many nodes, which ops). `None` draws all.
+        stack: put each box's label, data and grad on top of one another instead of side
+            by side: with `rankdir="TB"` the diagram is then narrow enough to read on a
+            page or a phone.
 
     Returns:
-        A :class:`Diagram` (a ``graphviz.Digraph``): display it in Jupyter, or write it
-        with :func:`render`.
+        A `Diagram` (a `graphviz.Digraph`): display it in Jupyter, or write it
+        with `render`.
     """
     roots = _roots(root, "draw_dot()")
     if not isinstance(format, str) or not _FORMAT.fullmatch(format):
@@ -307,6 +311,7 @@ def draw_dot(
         not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1
     ):
         raise ValueError(f"draw_dot(): max_nodes must be a positive int or None, got {max_nodes!r}")
+    stack = to_flag(stack, "draw_dot(stack=...)")
     number = _number_format(fmt)
     marked = {id(v) for v in _roots(highlight, "draw_dot(highlight=...)")} if highlight else set()
 
@@ -328,7 +333,7 @@ def draw_dot(
         name = ids[id(v)]
         dot.node(
             name,
-            _value_label(v, number, show_grad, rankdir),
+            _value_label(v, number, show_grad, rankdir, stack),
             **_value_style(v, id(v) in root_ids, id(v) in marked),
         )
         inputs = drawn.inputs(v)
@@ -340,14 +345,14 @@ def draw_dot(
     return dot
 
 
-def _value_label(v: Value, number: Number, show_grad: bool, rankdir: str) -> str:
+def _value_label(v: Value, number: Number, show_grad: bool, rankdir: str, stack: bool) -> str:
     fields = [_record_text(v.label)] if v.label else []
     # a constant never gets a gradient: show only its value
     kind = "data" if v.requires_grad or v.label else "const"
     fields.append(f"{kind} {_record_text(number(v.data))}")
     if v.requires_grad and show_grad:
         fields.append(f"grad {_record_text(number(_as_float(v.grad)))}")
-    return _record(fields, True, rankdir)
+    return _record(fields, not stack, rankdir)
 
 
 def _record(fields: list[str], side_by_side: bool, rankdir: str) -> str:
@@ -474,7 +479,7 @@ def _graphviz_pure() -> str | None:
 
 
 def find_renderer() -> str | None:
-    """Path of the program that renders diagrams: system ``dot``, else ``graphviz-pure``."""
+    """Path of the program that renders diagrams: system `dot`, else `graphviz-pure`."""
     return _system_dot() or _graphviz_pure()
 
 
@@ -512,15 +517,15 @@ def to_svg(diagram: object) -> str:
 
 
 def render(diagram: object, path: str | os.PathLike[str], format: str | None = None) -> Path:
-    """Write a diagram to ``path`` as SVG or PNG and return the path written.
+    """Write a diagram to `path` as SVG or PNG and return the path written.
 
-    ``diagram`` is what :func:`draw_dot` returns (any ``graphviz.Digraph`` works) or a
-    Value, which is drawn first. ``format`` defaults to the path's suffix (``.svg``,
-    ``.png``), else to the svg or png format the diagram was made with
-    (``draw_dot(v, format="png")``), else ``"svg"``; a path without such a suffix gets one
-    (``lesson.v2`` becomes ``lesson.v2.svg``). Uses the system Graphviz ``dot`` when
-    installed, else ``graphviz-pure``. When neither exists the DOT source is
-    written next to ``path`` (suffix ``.dot``) and :class:`RendererNotFound` says what to
+    `diagram` is what `draw_dot` returns (any `graphviz.Digraph` works) or a
+    Value, which is drawn first. `format` defaults to the path's suffix (`.svg`,
+    `.png`), else to the svg or png format the diagram was made with
+    (`draw_dot(v, format="png")`), else `"svg"`; a path without such a suffix gets one
+    (`lesson.v2` becomes `lesson.v2.svg`). Uses the system Graphviz `dot` when
+    installed, else `graphviz-pure`. When neither exists the DOT source is
+    written next to `path` (suffix `.dot`) and `RendererNotFound` says what to
     install.
     """
     source = _source_of(diagram, "render()")
@@ -562,7 +567,7 @@ _KNOWN_SUFFIXES = {
     "svgz", "tga", "tif", "tiff", "vml", "vrml", "wbmp", "webp", "xdot",
 }  # fmt: skip
 
-#: the same as :func:`render` (``microgradx.save`` is the checkpoint function, not this)
+#: the same as `render` (`microgradx.save` is the checkpoint function, not this)
 save = render
 
 
@@ -577,16 +582,17 @@ def trace(
 ) -> str:
     """The graph as text: one line per node, inputs before the nodes that use them.
 
-    Each line gives the node's number, label, how it was made (``leaf``, ``const`` or
-    the op applied to earlier numbers), its data and its grad. With ``max_nodes`` only the
+    Each line gives the node's number, label, how it was made (`leaf`, `const` or
+    the op applied to earlier numbers), its data and its grad. With `max_nodes` only the
     last nodes (those nearest the output) are listed.
 
-    >>> a = Value(2.0, label="a")
-    >>> b = a * a
-    >>> b.backward()
-    >>> print(trace(b))
-    #0  a  leaf        data 2.0000  grad 4.0000
-    #1     mul(#0,#0)  data 4.0000  grad 1.0000
+    Examples:
+        >>> a = Value(2.0, label="a")
+        >>> b = a * a
+        >>> b.backward()
+        >>> print(trace(b))
+        #0  a  leaf        data 2.0000  grad 4.0000
+        #1     mul(#0,#0)  data 4.0000  grad 1.0000
     """
     if max_nodes is not None and (
         not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1

@@ -14,3 +14,6 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# the headless browser and the built docs site, for any test that asks for them
+pytest_plugins = ["browser"]

@@ -101,7 +101,7 @@ def test_learning_rates(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert lines[0].startswith("lr = 0.1   converges: loss 9 -> ")
     assert lines[1].startswith("lr = 0.95  oscillates")
     assert lines[2].startswith("lr = 1.1   diverges: the loss grew from 9 to ")
-    assert lines[3].startswith("lr = 30    blew up: the loss became inf at step 87")
+    assert lines[3].startswith("lr = 30    blows up: the loss became inf at step 87")
     assert "use a smaller learning rate" in lines[3]
     assert [f.name for f in written(lines)] == ["loss_curves.png", "steps.png"]
 
@@ -160,8 +160,12 @@ def test_moons(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert 0 < float(loss) < 2 and accuracy.endswith("%")
     names = [f.name for f in written(lines)]
     assert names == ["loss.png", "accuracy.png", "decision_boundary.png", "neuron.svg"]
+    assert any(
+        line.startswith("neuron.svg: neuron ") and line.endswith("where it is active")
+        for line in lines
+    )
     svg = (tmp_path / "neuron.svg").read_text()
-    assert all(label in svg for label in ("w1", "w2", "relu"))
+    assert all(label in svg for label in ("w1", "w2", "x1", "x2", "relu"))
 
 
 def test_digits(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from microgradx import Value
-from microgradx.descent import gradient_descent
+from microgradx.descent import VERDICTS, gradient_descent
 
 
 def test_first_loop_numbers() -> None:
@@ -71,3 +71,35 @@ def test_bad_arguments(kwargs: dict[str, object], error: type[Exception], messag
 def test_f_must_return_a_value() -> None:
     with pytest.raises(TypeError, match="f must return a Value"):
         gradient_descent(lambda w: 1.0, start=0.0, lr=0.1, steps=1)  # type: ignore[arg-type, return-value]
+
+
+@pytest.mark.parametrize(
+    ("lr", "steps", "verdict"),
+    [
+        (0.1, 100, "converges"),  # factor 0.8: smooth
+        (0.95, 100, "oscillates"),  # factor -0.9: crosses w = 3 every step, settles
+        (1.0, 10, "oscillates"),  # factor -1: jumps between 0 and 6 for ever
+        (1.1, 100, "diverges"),  # factor -1.2: the loss grows
+        (30.0, 100, "blows up"),  # factor -59: the loss reaches inf at step 87
+        (30.0, 20, "diverges"),  # ... but not within 20 steps
+    ],
+)
+def test_verdict_of_the_learning_rates(lr: float, steps: int, verdict: str) -> None:
+    path = gradient_descent(lambda w: (w - 3) ** 2, start=0.0, lr=lr, steps=steps)
+    assert path.verdict == verdict
+    assert path.verdict in VERDICTS
+    assert path.diverged == (verdict in ("diverges", "blows up"))
+
+
+def test_verdict_in_two_dimensions() -> None:
+    def bowl(x: Value, y: Value) -> Value:
+        return x**2 + 10 * y**2
+
+    # y's factor 1 - 20 lr: 0.0 at lr 0.05 (straight in), -0.8 at 0.09 (zigzag), -1.1 at 0.105
+    verdicts = [gradient_descent(bowl, (-4.0, 1.5), lr, 30).verdict for lr in (0.05, 0.09, 0.105)]
+    assert verdicts == ["converges", "oscillates", "diverges"]
+
+
+def test_verdict_of_a_run_that_does_not_move() -> None:
+    assert gradient_descent(lambda w: w * 0 + 5, start=2.0, lr=0.1, steps=3).verdict == "converges"
+    assert gradient_descent(lambda w: w * w, start=2.0, lr=0.1, steps=0).verdict == "converges"

@@ -233,7 +233,10 @@ def test_forward_leaves_no_reference_cycles() -> None:
         gc.enable()
 
 
-@pytest.mark.parametrize("name", ["nn", "losses", "optim", "data", "checkpoint", "train"])
+@pytest.mark.parametrize(
+    "name",
+    ["nn", "losses", "optim", "data", "checkpoint", "train", "viz", "plot", "descent", "examples"],
+)
 def test_docstring_examples_run(name: str) -> None:
     module = importlib.import_module(f"microgradx.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -9,15 +9,18 @@ from pathlib import Path
 
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from microgradx import Value
 from microgradx.descent import gradient_descent
 from microgradx.plot import (
+    legend_overlaps,
     plot_decision_boundary,
     plot_derivative,
     plot_descent,
     plot_descent_2d,
     plot_loss,
+    require,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -62,8 +65,37 @@ def test_loss_curves_from_a_dict_with_log_scale(tmp_path: Path) -> None:
     )
     (ax,) = fig.axes
     assert ax.get_yscale() == "log"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "validation"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["train: min 0.01 at step 2", "validation: min 0.2 at step 2"]
     assert_svg(tmp_path / "loss.svg")
+
+
+def test_a_metric_is_named_and_marked_at_its_maximum() -> None:
+    fig = plot_loss([0.5, 0.75, 1.0, 0.9], ylabel="accuracy", mark="max", title="acc")
+    (ax,) = fig.axes
+    assert ax.get_ylabel() == "accuracy"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["accuracy: max 1 at step 2"]
+    assert (list(ax.lines[1].get_xdata()), list(ax.lines[1].get_ydata())) == ([2], [1.0])
+    assert not any("min" in t.get_text() for t in fig.findobj(Text))
+
+
+def test_mark_none_marks_nothing_and_bad_marks_are_refused() -> None:
+    fig = plot_loss([3.0, 1.0, 2.0], mark=None)
+    (ax,) = fig.axes
+    assert len(ax.lines) == 1 and ax.get_legend() is None
+    with pytest.raises(ValueError, match='mark must be "min", "max" or None'):
+        plot_loss([1.0], mark="best")
+
+
+def test_the_legend_moves_beside_the_axes_when_no_spot_inside_is_free() -> None:
+    # seven flat curves spread over the whole height leave no room inside for 7 entries
+    curves = {f"curve {k}": [k * 1.0 + 0.3 * (i % 2) for i in range(60)] for k in range(7)}
+    fig = plot_loss(curves)
+    (ax,) = fig.axes
+    assert not legend_overlaps(ax)
+    box = ax.get_legend().get_window_extent()
+    assert box.x0 >= ax.bbox.x1  # beside the axes
+    assert fig.bbox.contains(box.x1 - 1, box.y0 + 1)  # and not cut off
 
 
 @pytest.mark.parametrize(
@@ -90,8 +122,9 @@ def test_derivative_comes_from_backpropagation(tmp_path: Path) -> None:
     y0 = 0.5**3 / 3 - 0.5
     assert list(tangent.get_xdata()) == [0.0, 1.0]
     assert list(tangent.get_ydata()) == pytest.approx([y0 + 0.375, y0 - 0.375])
-    texts = [t.get_text() for t in ax.texts]
-    assert texts == ["slope 0", "slope -0.75"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[2:] == ["tangent at x = -1: slope 0", "tangent at x = 0.5: slope -0.75"]
+    assert not ax.texts and not legend_overlaps(ax)  # the slopes cover no curve
     assert_png(tmp_path / "d.png")
 
 
@@ -112,12 +145,42 @@ def test_descent_1d_shows_a_converging_and_a_diverging_rate(tmp_path: Path) -> N
     good, bad = fig.axes
     assert good.get_title() == "lr = 0.1: converges"
     assert bad.get_title() == "lr = 1.05: diverges"
+    assert good.get_xlabel() == "x"
     expected = gradient_descent(loss, -1.0, 0.1, 15)
     steps = good.lines[1]
     assert list(steps.get_xdata()) == pytest.approx(expected.xs)
     assert list(steps.get_ydata()) == pytest.approx(expected.losses)
     assert abs(expected.xs[-1] - 3) < 0.2
+    assert [t.get_text() for t in good.texts] == ["15 steps, final x = 2.859"]
     assert_svg(tmp_path / "gd.svg")
+
+
+def test_descent_titles_are_the_verdict_of_the_whole_run() -> None:
+    def loss(w: Value) -> Value:
+        return (w - 3) ** 2
+
+    rates = [0.1, 0.95, 1.1, 30.0]
+    fig = plot_descent(loss, 0.0, rates, steps=100, shown=20, name="w")
+    runs = [gradient_descent(loss, 0.0, lr, 100) for lr in rates]
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == [f"lr = {r.lr:g}: {r.verdict}" for r in runs]
+    assert [r.verdict for r in runs] == ["converges", "oscillates", "diverges", "blows up"]
+    assert {ax.get_xlabel() for ax in fig.axes} == {"w"}
+    # at most 20 steps drawn, and the note says so
+    assert all(len(ax.lines[1].get_xdata()) <= 21 for ax in fig.axes)
+    assert fig.axes[0].texts[0].get_text().startswith("first 20 of 100 steps shown")
+    # four panels in two rows of two, so that none is squeezed
+    rows = {round(ax.get_position().y0, 3) for ax in fig.axes}
+    assert len(rows) == 2
+
+
+def test_descent_refuses_bad_names_and_counts() -> None:
+    with pytest.raises(TypeError, match="name must be a non-empty string"):
+        plot_descent(lambda w: w * w, 1.0, name="")
+    with pytest.raises(ValueError, match="shown"):
+        plot_descent(lambda w: w * w, 1.0, shown=0)
+    with pytest.raises(TypeError, match="names must be two strings"):
+        plot_descent_2d(lambda x, y: x * y, (1.0, 1.0), names=("x",))  # type: ignore[arg-type]
 
 
 def test_descent_2d_on_contours(tmp_path: Path) -> None:
@@ -126,8 +189,10 @@ def test_descent_2d_on_contours(tmp_path: Path) -> None:
 
     fig = plot_descent_2d(bowl, start=(-4.0, 1.5), lrs=(0.09, 0.105), path=tmp_path / "gd2.png")
     good, bad = fig.axes
-    assert good.get_title() == "lr = 0.09: converges"
+    # 0.09 zigzags across the narrow valley (y flips sign each step) on its way down
+    assert good.get_title() == "lr = 0.09: oscillates"
     assert bad.get_title() == "lr = 0.105: diverges"
+    assert (good.get_xlabel(), good.get_ylabel()) == ("x", "y")
     path = good.lines[0]
     assert (path.get_xdata()[0], path.get_ydata()[0]) == (-4.0, 1.5)
     assert abs(path.get_xdata()[-1]) < 0.05 and abs(path.get_ydata()[-1]) < 0.05
@@ -160,3 +225,12 @@ def test_decision_boundary_of_a_linear_classifier(tmp_path: Path) -> None:
         plot_decision_boundary(model, X, y[:-1])
     with pytest.raises(ValueError):
         plot_decision_boundary(model, [(1.0, 2.0, 3.0)], [1])
+
+
+def test_require_names_the_extra_to_install() -> None:
+    require("math", "json")  # present: nothing happens
+    with pytest.raises(SystemExit) as e:
+        require("math", "no_such_module_xyz", extra="plot", program="demos/x.py")
+    message = str(e.value)
+    assert message.startswith("demos/x.py needs no_such_module_xyz")
+    assert 'pip install -e ".[plot]"' in message and 'pip install "microgradx[plot]"' in message

@@ -224,6 +224,7 @@ def test_labels_with_record_characters_are_escaped() -> None:
         ({"fmt": ".4q"}, ValueError),
         ({"fmt": 4}, TypeError),
         ({"highlight": [1.0]}, TypeError),
+        ({"stack": "yes"}, TypeError),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, object], error: type[Exception]) -> None:
@@ -244,6 +245,29 @@ def test_render_svg_with_graphviz_pure(tmp_path: Path) -> None:
     texts = svg_texts(written.read_text(encoding="utf-8"))
     for text in ("a", "e", "L", "data 2.0000", "grad 6.0000", "data -8.0000", "*", "+"):
         assert text in texts
+
+
+@pytest.mark.usefixtures("no_system_dot")
+def test_stacked_top_to_bottom_diagrams_are_narrow(tmp_path: Path) -> None:
+    from microgradx.examples import neuron
+
+    o, _ = neuron()
+
+    def size(svg: str) -> tuple[float, float]:
+        root = ET.fromstring(svg)
+        return float(root.get("width", "0pt")[:-2]), float(root.get("height", "0pt")[:-2])
+
+    wide = size(to_svg(draw_dot(o)))
+    narrow = size(to_svg(draw_dot(o, rankdir="TB", stack=True)))
+    assert wide[0] > 3 * wide[1] and narrow[1] > 1.5 * narrow[0]  # LR wide, TB tall
+    assert narrow[0] < wide[0] / 3
+    # the fields of a box are stacked: in TB a record's fields stack inside braces
+    stacked = records(draw_dot(o, rankdir="TB", stack=True).source)
+    side = records(draw_dot(o, rankdir="TB").source)
+    assert all(label.startswith("{") for label in stacked.values())
+    assert not any(label.startswith("{") for label in side.values())
+    texts = svg_texts(to_svg(draw_dot(o, rankdir="TB", stack=True)))
+    assert {"x1", "data 2.0000", "grad -1.5000", "o", "data 0.7071"} <= set(texts)
 
 
 @pytest.mark.usefixtures("no_system_dot")

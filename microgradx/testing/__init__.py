@@ -1,20 +1,20 @@
 """Gradient-check tools: finite-difference checks, Hypothesis strategies, other engines.
 
-* :func:`gradcheck` / :func:`gradgradcheck`: analytic first / second derivatives of a
+* `gradcheck` / `gradgradcheck`: analytic first / second derivatives of a
   function of scalars against central differences; a mismatch raises
-  :class:`GradcheckError` with a readable table.
-* :func:`check_op`: a property test of one primitive (e.g. your own, made with
-  :func:`microgradx.defprim`) at random points away from its kinks, in one line.
-* :mod:`microgradx.testing.strategies`: Hypothesis strategies (points off kinks, Values,
+  `GradcheckError` with a readable table.
+* `check_op`: a property test of one primitive (e.g. your own, made with
+  `microgradx.defprim`) at random points away from its kinks, in one line.
+* `microgradx.testing.strategies`: Hypothesis strategies (points off kinks, Values,
   random expression graphs).
-* :mod:`microgradx.testing.oracles`: the same generated graph evaluated by HIPS autograd
+* `microgradx.testing.oracles`: the same generated graph evaluated by HIPS autograd
   or PyTorch, compared value by value and gradient by gradient.
 * `check_engine(Value)`: grade someone else's micrograd-style `Value` class against
   microgradx (each op, re-used nodes, random graphs, depth, a second backward); it returns
   an `EngineReport` (see `microgradx.testing.grading`).
 
-The strategies, ``check_op`` and ``check_engine`` need Hypothesis
-(``pip install "microgradx[test]"``); ``gradcheck`` needs nothing.
+The strategies, `check_op` and `check_engine` need Hypothesis
+(`pip install "microgradx[test]"`); `gradcheck` needs nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..primitive import Primitive
     from .strategies import Domain
 
-#: the incoming gradient ``check_op`` also tries (a rule must multiply by ``g``)
+#: the incoming gradient `check_op` also tries (a rule must multiply by `g`)
 WEIGHT = -2.5
 
 __all__ = [
@@ -63,13 +63,13 @@ def check_op(
 ) -> None:
     """Property-test a primitive's derivative rules against central differences.
 
-    Runs Hypothesis: at random points in ``[low, high]`` (per argument), at least
-    ``margin`` away from ``kinks`` and inside the op's registered domain (``domains``
-    overrides it: one :class:`~microgradx.testing.strategies.Domain` per argument), it
-    calls :func:`gradcheck` (and :func:`gradgradcheck` when ``order=2``) on the op, and
-    on the op times :data:`WEIGHT` (so a rule must use its incoming gradient ``g``). On a
-    failure Hypothesis shrinks the point and :class:`GradcheckError` is raised for the
-    simplest failing point it found, which the message names. ``max_examples`` defaults
+    Runs Hypothesis: at random points in `[low, high]` (per argument), at least
+    `margin` away from `kinks` and inside the op's registered domain (`domains`
+    overrides it: one `microgradx.testing.strategies.Domain` per argument), it
+    calls `gradcheck` (and `gradgradcheck` when `order=2`) on the op, and
+    on the op times `WEIGHT` (so a rule must use its incoming gradient `g`). On a
+    failure Hypothesis shrinks the point and `GradcheckError` is raised for the
+    simplest failing point it found, which the message names. `max_examples` defaults
     to the current Hypothesis profile's. Call it inside a test function::
 
         def test_my_op():

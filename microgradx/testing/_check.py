@@ -1,8 +1,8 @@
-"""``gradcheck`` and ``gradgradcheck``: analytic derivatives against central differences.
+"""`gradcheck` and `gradgradcheck`: analytic derivatives against central differences.
 
-Both work on a function of scalars: ``f`` receives one ``Value`` per input number and
-returns a ``Value``. The analytic side comes from :func:`microgradx.grad`; the numeric side
-evaluates ``f`` on plain floats (under ``no_grad``) at ``x + eps`` and ``x - eps``.
+Both work on a function of scalars: `f` receives one `Value` per input number and
+returns a `Value`. The analytic side comes from `microgradx.grad`; the numeric side
+evaluates `f` on plain floats (under `no_grad`) at `x + eps` and `x - eps`.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ class Mismatch:
 
     @property
     def abs_err(self) -> float:
-        """``|analytic - numeric|`` (nan when either is nan)."""
+        """`|analytic - numeric|` (nan when either is nan)."""
         return abs(self.analytic - self.numeric)
 
     @property
     def rel_err(self) -> float:
-        """The absolute error relative to ``|numeric|`` (inf when numeric is 0)."""
+        """The absolute error relative to `|numeric|` (inf when numeric is 0)."""
         scale = abs(self.numeric)
         if scale == 0.0:
             return 0.0 if self.abs_err == 0.0 else math.inf
@@ -42,8 +42,8 @@ class Mismatch:
 class GradcheckError(AssertionError):
     """An analytic derivative disagrees with central differences.
 
-    The message is a table of every derivative checked; ``rows`` holds them and
-    ``mismatches`` the ones that failed.
+    The message is a table of every derivative checked; `rows` holds them and
+    `mismatches` the ones that failed.
     """
 
     def __init__(self, message: str, rows: Sequence[Mismatch], mismatches: Sequence[Mismatch]):
@@ -53,7 +53,7 @@ class GradcheckError(AssertionError):
 
 
 def close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
-    """``|analytic - numeric| <= atol + rtol * |numeric|``; nan matches nan, inf the same inf."""
+    """`|analytic - numeric| <= atol + rtol * |numeric|`; nan matches nan, inf the same inf."""
     if math.isnan(analytic) or math.isnan(numeric):
         return math.isnan(analytic) and math.isnan(numeric)
     if math.isinf(analytic) or math.isinf(numeric):
@@ -169,17 +169,18 @@ def gradcheck(
     rtol: float = 1e-3,
     raise_exception: bool = True,
 ) -> bool:
-    """Check ``f``'s gradient against central differences at ``inputs``.
+    """Check `f`'s gradient against central differences at `inputs`.
 
-    ``f`` takes one ``Value`` per number in ``inputs`` and returns a ``Value``. Each
-    partial derivative from :func:`microgradx.grad` is compared with
-    ``(f(x + eps) - f(x - eps)) / (2 * eps)`` in float64; it passes when
-    ``|analytic - numeric| <= atol + rtol * |numeric|`` (nan matches nan, inf the same inf).
-    Returns True; on a mismatch raises :class:`GradcheckError` with a table of every
-    partial, or returns False when ``raise_exception=False``.
+    `f` takes one `Value` per number in `inputs` and returns a `Value`. Each
+    partial derivative from `microgradx.grad` is compared with
+    `(f(x + eps) - f(x - eps)) / (2 * eps)` in float64; it passes when
+    `|analytic - numeric| <= atol + rtol * |numeric|` (nan matches nan, inf the same inf).
+    Returns True; on a mismatch raises `GradcheckError` with a table of every
+    partial, or returns False when `raise_exception=False`.
 
-    >>> gradcheck(lambda x, y: x * y.sin(), [2.0, 0.5])
-    True
+    Examples:
+        >>> gradcheck(lambda x, y: x * y.sin(), [2.0, 0.5])
+        True
     """
     where = "gradcheck"
     point = _points(inputs, where)
@@ -202,16 +203,17 @@ def gradgradcheck(
     rtol: float = 1e-3,
     raise_exception: bool = True,
 ) -> bool:
-    """Check ``f``'s second derivatives against central differences of its gradient.
+    """Check `f`'s second derivatives against central differences of its gradient.
 
     The analytic Hessian comes from differentiating the gradient again
-    (``grad(..., create_graph=True)``, then ``grad`` of each partial); the numeric one
-    from ``(grad f(x + eps e_j) - grad f(x - eps e_j)) / (2 * eps)``. Same tolerance rule,
-    return value and :class:`GradcheckError` as :func:`gradcheck`; each row of the table
-    is one entry ``d2f/dxi dxj``.
+    (`grad(..., create_graph=True)`, then `grad` of each partial); the numeric one
+    from `(grad f(x + eps e_j) - grad f(x - eps e_j)) / (2 * eps)`. Same tolerance rule,
+    return value and `GradcheckError` as `gradcheck`; each row of the table
+    is one entry `d2f/dxi dxj`.
 
-    >>> gradgradcheck(lambda x, y: x * x * y.exp(), [1.5, -0.5])
-    True
+    Examples:
+        >>> gradgradcheck(lambda x, y: x * x * y.exp(), [1.5, -0.5])
+        True
     """
     where = "gradgradcheck"
     point = _points(inputs, where)

@@ -1,15 +1,15 @@
 """Other autodiff engines as oracles for generated expressions.
 
-An :class:`~microgradx.testing.strategies.Expression` is data, so any engine can build
-it: :func:`evaluate` runs it in microgradx, HIPS autograd (``"autograd"``, float64 numpy)
-or PyTorch (``"torch"``, float64 tensors, when importable) and returns the output's value
-and gradient; :func:`compare` checks microgradx against an oracle, value and every partial.
+An `microgradx.testing.strategies.Expression` is data, so any engine can build
+it: `evaluate` runs it in microgradx, HIPS autograd (`"autograd"`, float64 numpy)
+or PyTorch (`"torch"`, float64 tensors, when importable) and returns the output's value
+and gradient; `compare` checks microgradx against an oracle, value and every partial.
 
 The built-in primitives map to each engine's own functions (written out below, not
 derived from microgradx). A user-defined primitive whose forward is an expression string
 is translated into the engine's functions, so the oracle differentiates the forward
 itself and never sees the primitive's derivative rules; for one defined by a Python
-function, pass ``functions={"name": engine_function}``.
+function, pass `functions={"name": engine_function}`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class OracleMismatchError(AssertionError):
 
 
 def same(a: float, b: float, rtol: float, atol: float = 0.0) -> bool:
-    """``|a - b| <= atol + rtol * max(|a|, |b|)``; nan equals nan, inf the same inf."""
+    """`|a - b| <= atol + rtol * max(|a|, |b|)`; nan equals nan, inf the same inf."""
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     if math.isinf(a) or math.isinf(b):
@@ -227,11 +227,11 @@ def evaluate(
     point: Sequence[float] | None = None,
     functions: Mapping[str, Callable[..., Any]] | None = None,
 ) -> Evaluation:
-    """The value and gradient of ``expr`` at ``point`` (default: its own inputs) in ``engine``.
+    """The value and gradient of `expr` at `point` (default: its own inputs) in `engine`.
 
-    ``engine`` is ``"microgradx"``, ``"autograd"`` or ``"torch"``; ``functions`` maps
+    `engine` is `"microgradx"`, `"autograd"` or `"torch"`; `functions` maps
     op names to that engine's functions for primitives it cannot translate. Raises
-    :class:`OracleUnavailableError` when the engine is not installed.
+    `OracleUnavailableError` when the engine is not installed.
     """
     xs = _point(expr, point)
     if engine == "microgradx":
@@ -244,18 +244,18 @@ def evaluate(
 
 
 def available(engine: str) -> bool:
-    """Whether ``engine`` can be imported here."""
+    """Whether `engine` can be imported here."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     return engine == "microgradx" or importlib.util.find_spec(engine) is not None
 
 
 def gradient_scale(expr: Expression, point: Sequence[float] | None = None) -> tuple[float, ...]:
-    """Per input, the sum over all paths to the output of ``|product of local partials|``.
+    """Per input, the sum over all paths to the output of `|product of local partials|`.
 
     The gradient is the same sum without the absolute values, so this bounds it; when
-    terms cancel (``x / x``, ``t - t``), rounding leaves a remainder of about machine
-    epsilon times this scale, not times the (near-zero) gradient. :func:`compare` measures
+    terms cancel (`x / x`, `t - t`), rounding leaves a remainder of about machine
+    epsilon times this scale, not times the (near-zero) gradient. `compare` measures
     gradient errors relative to it.
     """
     xs = _point(expr, point)
@@ -285,13 +285,13 @@ def compare(
     atol: float = 0.0,
     functions: Mapping[str, Callable[..., Any]] | None = None,
 ) -> Evaluation:
-    """Check microgradx's value and gradient of ``expr`` against ``oracle``'s.
+    """Check microgradx's value and gradient of `expr` against `oracle`'s.
 
-    Each number must satisfy :func:`same` (relative tolerance ``rtol``; nan matches nan,
+    Each number must satisfy `same` (relative tolerance `rtol`; nan matches nan,
     inf the same inf). A partial derivative's error is measured relative to the larger of
-    the two results and its :func:`gradient_scale`, so that terms cancelling to zero up
-    to rounding compare fairly. Returns microgradx's :class:`Evaluation`; raises
-    :class:`OracleMismatchError` with a table of both results otherwise.
+    the two results and its `gradient_scale`, so that terms cancelling to zero up
+    to rounding compare fairly. Returns microgradx's `Evaluation`; raises
+    `OracleMismatchError` with a table of both results otherwise.
     """
     mine = evaluate(expr, "microgradx", point)
     theirs = evaluate(expr, oracle, point, functions)

@@ -1,13 +1,13 @@
 """Hypothesis strategies for gradient checks.
 
-* :func:`floats_away_from`: points that keep a margin from kinks (and stay in a range);
-* :func:`values`: ``Value`` leaves;
-* :func:`expressions`: random computation graphs built from the table of primitives, with
+* `floats_away_from`: points that keep a margin from kinks (and stay in a range);
+* `values`: `Value` leaves;
+* `expressions`: random computation graphs built from the table of primitives, with
   shared subexpressions and reused inputs, that respect each op's domain.
 
-A generated graph is an :class:`Expression`: a callable (one ``Value`` per input in, a
-``Value`` out) that carries its own inputs and prints as text, so a shrunk counterexample
-reads like ``log(x0 * x0 + x1)``.
+A generated graph is an `Expression`: a callable (one `Value` per input in, a
+`Value` out) that carries its own inputs and prints as text, so a shrunk counterexample
+reads like `log(x0 * x0 + x1)`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Domain:
-    """Where one argument of an op is smooth: the open interval ``(low, high)`` minus kinks.
+    """Where one argument of an op is smooth: the open interval `(low, high)` minus kinks.
 
-    A kink is any point to keep away from: where the derivative jumps (``relu`` at 0), a
+    A kink is any point to keep away from: where the derivative jumps (`relu` at 0), a
     pole (a denominator at 0) or an edge.
     """
 
@@ -40,7 +40,7 @@ class Domain:
     kinks: tuple[float, ...] = ()
 
     def contains(self, x: float, margin: float = 0.0) -> bool:
-        """Whether ``x`` is inside, at least ``margin`` from the ends and from every kink."""
+        """Whether `x` is inside, at least `margin` from the ends and from every kink."""
         if not self.low + margin < x < self.high - margin:  # nan is never inside
             return False
         return all(abs(x - k) > margin for k in self.kinks)
@@ -63,7 +63,7 @@ DOMAINS: dict[str, tuple[Domain, ...]] = {
     "sqrt": (POSITIVE,),
 }
 
-#: how ops print: name -> (symbol, precedence); the rest print as calls, ``name(a, b)``
+#: how ops print: name -> (symbol, precedence); the rest print as calls, `name(a, b)`
 INFIX: dict[str, tuple[str, int]] = {
     "add": ("+", 1),
     "sub": ("-", 1),
@@ -79,7 +79,7 @@ CONSTANTS: tuple[float, ...] = (2.0, 3.0, 0.5, -1.0, 1.5, -2.0)
 
 
 def register_domain(op: str | Primitive, *domains: Domain) -> None:
-    """Tell the strategies where ``op`` is smooth: one :class:`Domain` per argument."""
+    """Tell the strategies where `op` is smooth: one `Domain` per argument."""
     prim = _primitive(op)
     if len(domains) != prim.arity or not all(isinstance(d, Domain) for d in domains):
         raise ValueError(f"{prim.name} takes {prim.arity} argument(s): give that many Domains")
@@ -87,7 +87,7 @@ def register_domain(op: str | Primitive, *domains: Domain) -> None:
 
 
 def domains_of(op: str | Primitive) -> tuple[Domain, ...]:
-    """The registered domain of each argument of ``op`` (smooth everywhere if none was)."""
+    """The registered domain of each argument of `op` (smooth everywhere if none was)."""
     prim = _primitive(op)
     return DOMAINS.get(prim.name, (ANYWHERE,) * prim.arity)
 
@@ -114,10 +114,11 @@ def floats_away_from(
     max_value: float = 10.0,
     margin: float = 1e-3,
 ) -> st.SearchStrategy[float]:
-    """Finite floats in ``[min_value, max_value]`` at least ``margin`` away from every kink.
+    """Finite floats in `[min_value, max_value]` at least `margin` away from every kink.
 
-    >>> floats_away_from([0.0], -1.0, 1.0).example() != 0.0
-    True
+    Examples:
+        >>> floats_away_from([0.0], -1.0, 1.0).example() != 0.0
+        True
     """
     lo, hi, m = _finite("min_value", min_value), _finite("max_value", max_value), margin
     points = tuple(_finite("kink", k) for k in kinks)
@@ -141,7 +142,7 @@ def floats_away_from(
 def values(
     elements: st.SearchStrategy[float] | None = None, label: str = ""
 ) -> st.SearchStrategy[Value]:
-    """Leaf ``Value`` objects whose data is drawn from ``elements`` (default: ``[-10, 10]``)."""
+    """Leaf `Value` objects whose data is drawn from `elements` (default: `[-10, 10]`)."""
     if elements is None:
         elements = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
     return elements.map(lambda x: Value(x, label))
@@ -149,7 +150,7 @@ def values(
 
 @dataclass(frozen=True)
 class Node:
-    """One node of an :class:`Expression`: an input, a constant or an op on earlier nodes."""
+    """One node of an `Expression`: an input, a constant or an op on earlier nodes."""
 
     op: str  # "input", "const" or a primitive's name
     args: tuple[int, ...] = ()  # indices of earlier nodes (ops only)
@@ -159,17 +160,18 @@ class Node:
 
 @dataclass(frozen=True, eq=False)
 class Expression:
-    """A computation graph as data: call it with one ``Value`` per input to build it.
+    """A computation graph as data: call it with one `Value` per input to build it.
 
-    ``nodes`` are in topological order and the last is the output; a node used more than
-    once is a shared subexpression (it becomes one node of the built graph). ``inputs``
+    `nodes` are in topological order and the last is the output; a node used more than
+    once is a shared subexpression (it becomes one node of the built graph). `inputs`
     holds the point the graph was generated at.
 
-    >>> e = Expression((Node("input", index=0), Node("mul", (0, 0)), Node("sin", (1,))), (0.5,))
-    >>> e
-    Expression('sin(x0 * x0)', inputs=(0.5,))
-    >>> round(e(Value(0.5)).data, 6)
-    0.247404
+    Examples:
+        >>> e = Expression((Node("input", index=0), Node("mul", (0, 0)), Node("sin", (1,))), (0.5,))
+        >>> e
+        Expression('sin(x0 * x0)', inputs=(0.5,))
+        >>> round(e(Value(0.5)).data, 6)
+        0.247404
     """
 
     nodes: tuple[Node, ...]
@@ -207,7 +209,7 @@ class Expression:
         args: Sequence[T],
         constant: Callable[[float], Any] = float,
     ) -> T:
-        """Evaluate with ``functions[op](*operands)`` per op node: the hook for oracles."""
+        """Evaluate with `functions[op](*operands)` per op node: the hook for oracles."""
         if len(args) != self.n_inputs:
             raise TypeError(f"this expression takes {self.n_inputs} inputs, got {len(args)}")
         results: list[Any] = []
@@ -221,14 +223,14 @@ class Expression:
         return results[-1]  # type: ignore[no-any-return]
 
     def __call__(self, *args: Value | float) -> Value:
-        """Build the graph on ``args`` (one per input) with microgradx's primitives."""
+        """Build the graph on `args` (one per input) with microgradx's primitives."""
         out = self.evaluate({name: REGISTRY.by_name[name] for name in self.ops}, args)
         if not isinstance(out, Value):
             raise TypeError("the expression's inputs must include at least one Value")
         return out
 
     def values(self, point: Sequence[float] | None = None) -> list[float]:
-        """Every node's float value at ``point`` (default ``inputs``), in microgradx floats."""
+        """Every node's float value at `point` (default `inputs`), in microgradx floats."""
         xs = self.inputs if point is None else tuple(point)
         results: list[float] = []
         for n in self.nodes:
@@ -242,7 +244,7 @@ class Expression:
 
     @property
     def text(self) -> str:
-        """The expression as text; shared subexpressions are named ``t0 = ...; ...``."""
+        """The expression as text; shared subexpressions are named `t0 = ...; ...`."""
         uses = self.uses()
         shown: list[tuple[str, int]] = []
         lets: list[str] = []
@@ -444,21 +446,21 @@ def expressions(
     margin: float = 1e-2,
     bound: float = 1e4,
 ) -> st.SearchStrategy[Expression]:
-    """Random computation graphs over ``ops`` (default: every built-in primitive).
+    """Random computation graphs over `ops` (default: every built-in primitive).
 
     A graph is grown one op at a time; each operand is an input or an earlier node (the
     newest is favoured, so graphs get deep, and earlier nodes and inputs are reused, so
-    they share subexpressions), or sometimes a constant from ``constants``. With
-    ``respect_domains`` (the default) an operand must lie inside the op's domain (see
-    :data:`DOMAINS`, :func:`register_domain`, ``domains=``) by more than ``margin``, off its
-    kinks, and every node's value is finite and at most ``bound`` in size: the graph is
-    smooth at its inputs, so finite differences apply. With ``respect_domains=False``
-    anything goes (``log`` of negatives, ``0/0``) and values may be nan or inf (finite
-    values still stay within ``bound``).
+    they share subexpressions), or sometimes a constant from `constants`. With
+    `respect_domains` (the default) an operand must lie inside the op's domain (see
+    `DOMAINS`, `register_domain`, `domains=`) by more than `margin`, off its
+    kinks, and every node's value is finite and at most `bound` in size: the graph is
+    smooth at its inputs, so finite differences apply. With `respect_domains=False`
+    anything goes (`log` of negatives, `0/0`) and values may be nan or inf (finite
+    values still stay within `bound`).
 
-    ``max_depth`` caps the longest input-to-output path, ``max_ops`` the number of ops
-    tried (default ``2 * max_depth``); ``inputs`` draws each input (default: a point of
-    ``[-4, 4]`` inside the domain of one of the ops, at least ``margin`` away from 0).
+    `max_depth` caps the longest input-to-output path, `max_ops` the number of ops
+    tried (default `2 * max_depth`); `inputs` draws each input (default: a point of
+    `[-4, 4]` inside the domain of one of the ops, at least `margin` away from 0).
     """
     names = tuple(_primitive(op).name for op in (ops if ops is not None else _builtin_names()))
     if not names:
