@@ -119,6 +119,15 @@ class Entry:
     float_rules: tuple[tuple[str, FloatFn], ...]
 
 
+class _Steps(dict[int, Callable[[Any, float], None]]):
+    """The backward steps of the user ops' forms, by code."""
+
+    def __missing__(self, code: int) -> Callable[[Any, float], None]:
+        raise RuntimeError(
+            f"no op has code {code}: the graph uses an op that is no longer registered"
+        )
+
+
 class Registry:
     """Every registered primitive, by name and by form code.
 
@@ -129,7 +138,7 @@ class Registry:
     def __init__(self) -> None:
         self.by_name: dict[str, Primitive] = {}
         self.by_code: dict[int, Entry] = {}
-        self.steps: dict[int, Callable[[Any, float], None]] = {}
+        self.steps: dict[int, Callable[[Any, float], None]] = _Steps()
         # methods installed on a class for each op: name -> [(class, method name)]
         self.installed: dict[str, list[tuple[type, str]]] = {}
         self._next_code = 1
