@@ -114,7 +114,7 @@ def test_backward_by_hand_node_by_node_as_in_the_lecture() -> None:
     a, b, c, f = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c"), Value(-2.0, "f")
     e = a * b
     d = e + c
-    L = d * f
+    L = d * f  # noqa: N806 - the lecture's name
     L.grad = 1.0
     for node in (L, d, e):
         node._backward()
