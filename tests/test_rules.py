@@ -49,13 +49,13 @@ def test_a_rule_is_a_value_error_and_must_be_a_string() -> None:
 
 
 def test_parse_expression_is_the_one_parsing_step() -> None:
-    class Refused(ValueError):
+    class RefusedError(ValueError):
         pass
 
-    assert isinstance(rules.parse_expression(" x + 1 ", Refused, "it"), ast.BinOp)
+    assert isinstance(rules.parse_expression(" x + 1 ", RefusedError, "it"), ast.BinOp)
     for bad, message in [("x\0", "null character"), ("(", "cannot parse it"), ("(" * 300, "it")]:
-        with pytest.raises(Refused, match=message):
-            rules.parse_expression(bad, Refused, "it")
+        with pytest.raises(RefusedError, match=message):
+            rules.parse_expression(bad, RefusedError, "it")
 
 
 def test_conditions_and_calls() -> None:
