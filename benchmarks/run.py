@@ -51,8 +51,18 @@ SETTINGS = {
 # -- workers: each runs in its own process ------------------------------------------------
 
 
-def worker_step(engine: str, gc_mode: str, points: int, steps: int, warmup: int) -> dict[str, Any]:
-    """Time ``steps`` training steps after ``warmup`` untimed ones."""
+def worker_step(
+    engine: str, gc_mode: str, points: int, steps: int, warmup: int, user_op: bool = False
+) -> dict[str, Any]:
+    """Time ``steps`` training steps after ``warmup`` untimed ones.
+
+    With ``user_op``, a user op whose rule calls a Python function (so it may raise) is
+    registered first; the step itself does not use it.
+    """
+    if user_op:
+        import microgradx
+
+        microgradx.defprim("bench_recip", lambda x: 1.0 / x, "g * -bench_recip(x) ** 2")
     step, info = engines.build(engine, points)
     gc_off = gc_mode == "off"
     if gc_off:
