@@ -100,8 +100,15 @@ def _encode(obj: Any, where: str, active: set[int]) -> Any:
         return obj
     if isinstance(obj, numbers.Integral):
         return _checked_int(int(obj), where)
-    if isinstance(obj, numbers.Real):
+    if isinstance(obj, float) or (
+        isinstance(obj, numbers.Real) and type(obj).__module__.startswith("numpy")
+    ):
         return _encode_float(float(obj))
+    if isinstance(obj, numbers.Real):  # a Fraction or an mpmath number: not a float
+        raise TypeError(
+            f"save(): {where} is a {type(obj).__name__}; a checkpoint holds floats, so convert "
+            "exact or high-precision numbers with float() first"
+        )
     if isinstance(obj, (list, tuple, dict)):
         if id(obj) in active:
             raise ValueError(f"save(): {where} contains itself; a checkpoint must be a tree")

@@ -127,10 +127,13 @@ def _flatten(x: Any, out: list[Any], where: str) -> Any:
     """Append the leaves of `x` to `out`; return its structure (None marks a leaf)."""
     if isinstance(x, (list, tuple)):
         return tuple(_flatten(e, out, f"{where}[{i}]") for i, e in enumerate(x))
-    if isinstance(x, Value):
-        out.append(x.data)
-    else:
-        out.append(to_float(x, f"compile: {where}"))
+    number = x.data if isinstance(x, Value) else x
+    if type(number).__name__ in ("Fraction", "mpf"):
+        raise TypeError(
+            f"compile: {where} is a {type(number).__name__}; compiled code computes on floats "
+            "(use the eager engine for exact or high-precision numbers)"
+        )
+    out.append(number if isinstance(x, Value) else to_float(x, f"compile: {where}"))
     return None
 
 
@@ -156,7 +159,14 @@ def _tape(
 ) -> straight.Tape:
     guard_roots = [x for _, a, b, _ in guards for x in (a, b) if isinstance(x, Value)]
     order = topological([output, *guard_roots])
-    return straight.Tape(output, args, guards, order, topological([output]), _describe)
+    # the backward code visits the ops in the eager pass's order (it goes down a node's
+    # second input first), so every gradient is summed in the same order, to the last bit
+    backward_order = topological([output], inputs=_second_first)
+    return straight.Tape(output, args, guards, order, backward_order, _describe)
+
+
+def _second_first(v: Value) -> tuple[Value | None, Value | None]:
+    return v._b, v._a
 
 
 def _namespace() -> dict[str, Any]:
@@ -207,6 +217,13 @@ class Compiled:
                 f"compile: {self.__name__} must return a Value, got {type(out).__name__}"
             )
         self._tape = _tape(out, args, guards)
+        exact = [v for v in self._tape.order if type(v.data) is not float]
+        if exact:
+            self._tape = None
+            raise TypeError(
+                f"compile: {self.__name__} computes with {type(exact[0].data).__name__} "
+                "numbers; compile writes float code, so it takes float Values only"
+            )
         self.params = tuple(self._tape.params)
         n_ops = len(self._tape.ops)
         self._title = f"{self.__name__} ({n_ops} operations, {len(self.params)} parameters)"

@@ -26,7 +26,7 @@ from .codegen.runtime import (
     linked,
     shared_constant,
 )
-from .engine import Value
+from .engine import ExactValue, Value, exact_method
 from .grad_mode import grad_enabled, no_grad_seen
 from .primitive import REGISTRY, Primitive
 
@@ -124,6 +124,8 @@ def defprim(
     prim.forward_tree, prim.rule_trees = forward_tree, trees  # already parsed
     ns[f"_pv_{name}"] = prim
     installed = [(Value, m, functions[i]) for i, m in enumerate(methods)]
+    # on Values holding Fractions or mpmath numbers, through the primitive
+    installed += [(ExactValue, m, exact_method(name, i == 1)) for i, m in enumerate(methods)]
     for cls, m, fn in installed:
         setattr(cls, m, fn)
     steps = {f.code: ns[f"step_{name}{f.suffix}"] for f in forms}

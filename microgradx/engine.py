@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
-from . import _builtins
+from . import _builtins, exact
 from ._builtins import Operators, backward_kernel
 from .checks import to_flag, to_float
 from .codegen.eager import INPUTS
@@ -69,8 +69,14 @@ class Value(Operators):
         "_adj",  # the node's adjoint in that pass
     )
 
+    def __new__(cls, data: Any = 0.0, label: str = "") -> Value:
+        # a Fraction or an mpmath number makes an ExactValue: exact or high-precision ops
+        if cls is Value and data.__class__ is not float and exact.kind_of(data) is not None:
+            return object.__new__(ExactValue)
+        return object.__new__(cls)
+
     def __init__(self, data: float, label: str = "") -> None:
-        if data.__class__ is not float:
+        if data.__class__ is not float and exact.kind_of(data) is None:
             data = to_float(data, "Value()")
         if label.__class__ is not str:
             raise TypeError(f"Value(): label must be a str, got {type(label).__name__}")
@@ -240,11 +246,52 @@ def _data_of(other: object, op: str) -> float:
 _builtins.bind(Value)
 
 
+class ExactValue(Value):
+    """A Value holding a `Fraction` (exact) or an mpmath number (high precision).
+
+    `Value(Fraction(1, 3))` and `Value(mpmath.mpf("0.1"))` make one. Its ops and
+    gradients compute in that kind of number, reading the same table of rules
+    (`microgradx.exact`); an op on a Fraction and a float gives a float Value, as Python
+    gives a float.
+    """
+
+    __slots__ = ()
+    #: the class of the node a Fraction meeting a float makes
+    float_class = Value
+
+    def __init__(self, data: Any, label: str = "") -> None:
+        super().__init__(data, label)
+        self.grad = 0
+
+
+def exact_method(name: str, reflected: bool) -> Any:
+    """The Value method of the op `name` for ExactValues: through the primitive."""
+
+    def method(self: Value, *other: Any) -> Any:
+        args = (*other, self) if reflected else (self, *other)
+        return REGISTRY.by_name[name](*args)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"The primitive {name!r} on exact or high-precision numbers."
+    return method
+
+
+for _prim in list(REGISTRY):
+    for _i, _method in enumerate(_prim.methods):
+        setattr(ExactValue, _method, exact_method(_prim.name, _i == 1))
+
+
 def constant(x: object, where: str = "constant()") -> Value:
     """A Value no gradient flows into, like the result of an op under `no_grad()`."""
-    v = Value(to_float(x, where))
+    v = Value(x if exact.kind_of(x) else to_float(x, where))  # type: ignore[arg-type]
     v._code = CONSTANT
     return v
+
+
+def zero_like(x: Value) -> Value:
+    """A new leaf holding zero in `x`'s kind of number: 0.0, or for an ExactValue an exact
+    zero (`Fraction(0)`, mpmath's 0)."""
+    return Value(x.data * 0 if type(x) is ExactValue else 0.0)
 
 
 def is_shared_constant(v: Value) -> bool:
@@ -343,7 +390,7 @@ def _reverse_topological(root: Value) -> tuple[list[Value], int]:
 # -- the backward pass --------------------------------------------------------------------
 
 
-def chain_rule(v: Value, g: float) -> Iterator[tuple[Value, float]]:
+def chain_rule(v: Value, g: Any) -> Iterator[tuple[Value, Any]]:
     """Each input of `v` that needs a gradient, with its share of `g` arriving at `v`.
 
     The op's rule for that input (from the table), evaluated on floats: for
@@ -351,12 +398,33 @@ def chain_rule(v: Value, g: float) -> Iterator[tuple[Value, float]]:
     """
     if v._code <= 0:  # a leaf or a constant: nothing to pass on
         return
-    a, b = v._a, v._b
-    x, y = a.data, b.data if b is not None else None
-    for which, rule in REGISTRY.entry(v._code).float_rules:
-        node = a if which == "x" else b
+    for which in REGISTRY.entry(v._code).form.nodes:
+        node = v._a if which == "x" else v._b
         if node.requires_grad:
-            yield node, rule(g, x, y, v.data)
+            yield node, share(v, which, g)
+
+
+def share(v: Value, which: str, g: Any, on_values: bool = False) -> Any:
+    """What input `which` (`"x"` or `"y"`) of the node `v` receives when `g` arrives at `v`.
+
+    The op's rule from the table: on numbers (generated float code; Fractions and mpmath
+    numbers through `microgradx.exact`), or `on_values`, on Values, recording the graph
+    of the derivative itself. On Values, a number the op was given reaches the rule as a
+    number, as the first-order pass reads it (so `x ** 2` stays PyTorch's `x * x`).
+    """
+    entry = REGISTRY.entry(v._code)
+    a, b = v._a, v._b
+    if on_values:
+        numbers = entry.form.numbers
+        x = a.data if "x" in numbers else a
+        y = b.data if "y" in numbers and b is not None else b
+        if type(v) is ExactValue:
+            return exact.rule_on_values(entry.primitive, which, g, (x, y, v), _op)
+        return entry.primitive.value_rules[INPUTS.index(which)](g, x, y, v)
+    x, y = a.data, b.data if b is not None else None
+    if type(v) is ExactValue:  # the table's rule on Fractions or mpmath numbers
+        return exact.rule_on_numbers(entry.primitive, which, g, (x, y, v.data), _op)
+    return dict(entry.float_rules)[which](g, x, y, v.data)
 
 
 def plain_backward(root: Value, gradient: float = 1.0) -> None:
@@ -382,8 +450,8 @@ def plain_backward(root: Value, gradient: float = 1.0) -> None:
     adjoint: dict[Value, float] = {root: to_float(gradient, "plain_backward()")}
     for v in order:
         g = adjoint[v]
-        for node, share in chain_rule(v, g):
-            adjoint[node] = adjoint.get(node, -0.0) + share
+        for node, part in chain_rule(v, g):
+            adjoint[node] = adjoint.get(node, -0.0) + part
     for v, g in adjoint.items():
         v.grad = g if v.grad is None else v.grad + g
 
@@ -406,7 +474,18 @@ def _backpropagate(
             "this Value has no graph (it was made under no_grad() or from plain numbers)"
         )
     seed = _check_gradient(gradient, create_graph)
+    if type(root) is ExactValue and seed.__class__ is float and seed == 1.0:
+        seed = exact.data_kind(root.data).one()  # Fraction(1), or mpmath's 1
     order, mark = _reverse_topological(root)
+    if type(root) is ExactValue and not create_graph:
+        # exact numbers: the plain pass (their arithmetic is slow anyway)
+        adjoints = _exact_adjoints(order, seed)
+        if accumulate:
+            for v in order:
+                g = adjoints.get(v)
+                if g is not None:
+                    v.grad = g if v.grad is None else v.grad + g
+        return order, mark, adjoints
     if create_graph:
         with enable_grad():
             adjoints = _backward_values(order, seed)
@@ -423,6 +502,23 @@ def _backpropagate(
     return order, mark, None
 
 
+def _exact_adjoints(order: list[Value], seed: Any) -> dict[Value, Any]:
+    """The backward pass on exact numbers: each node's adjoint, in a dict."""
+    adjoints: dict[Value, Any] = {order[0]: seed}
+    for v in order:
+        g = adjoints.get(v)
+        if g is None:
+            continue
+        for node, part in chain_rule(v, g):
+            previous = adjoints.get(node)
+            adjoints[node] = part if previous is None else previous + part
+    return adjoints
+
+
+def _op(name: str) -> Any:
+    return REGISTRY.by_name[name]
+
+
 def _backward_values(order: list[Value], seed: Value | float) -> dict[Value, Any]:
     """The backward pass on Values: it records the graph of the derivative itself."""
     adjoints: dict[Value, Any] = {order[0]: seed}
@@ -430,15 +526,12 @@ def _backward_values(order: list[Value], seed: Value | float) -> dict[Value, Any
         g = adjoints.get(v)
         if g is None or v._code <= 0:
             continue
-        entry = REGISTRY.entry(v._code)
-        a, b = v._a, v._b
-        for which in entry.form.nodes:
-            node = a if which == "x" else b
-            if not node.requires_grad:
-                continue
-            share = entry.primitive.value_rules[INPUTS.index(which)](g, a, b, v)
-            previous = adjoints.get(node)
-            adjoints[node] = share if previous is None else previous + share
+        for which in REGISTRY.entry(v._code).form.nodes:
+            node = v._a if which == "x" else v._b
+            if node.requires_grad:
+                part = share(v, which, g, on_values=True)
+                previous = adjoints.get(node)
+                adjoints[node] = part if previous is None else previous + part
     return adjoints
 
 
@@ -478,7 +571,7 @@ def grad(
                     f"grad(): inputs[{i}] ({x!r}) does not affect the output; "
                     "pass allow_unused=True to get a zero gradient for it"
                 )
-            result.append(Value(0.0))
+            result.append(zero_like(x))
         else:
             result.append(g if isinstance(g, Value) else Value(g))
     return result

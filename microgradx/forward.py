@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import exact
 from .checks import to_float
-from .engine import Value, constant, topological
+from .engine import Value, constant, share, topological
 from .primitive import REGISTRY
 from .transforms import Fn, as_list, check_function, grads, inputs_of, output_of, plain, recording
 
@@ -37,23 +38,12 @@ def _tangents(
     """
     tangent: dict[int, Any] = {id(x): t for x, t in zip(primals, tangents, strict=True)}
     for v in _forward_order(outputs, primals):
-        entry = REGISTRY.entry(v._code)
-        a, b = v._a, v._b
         t = None
-        if on_values:
-            for which in entry.form.nodes:
-                node = a if which == "x" else b
-                if id(node) in tangent:
-                    rule = entry.primitive.value_rules["xy".index(which)]
-                    c = rule(tangent[id(node)], a, b, v)
-                    t = c if t is None else t + c
-        else:
-            x, y = a.data, b.data if b is not None else None
-            for which, rule in entry.float_rules:
-                node = a if which == "x" else b
-                if id(node) in tangent:
-                    c = rule(tangent[id(node)], x, y, v.data)
-                    t = c if t is None else t + c
+        for which in REGISTRY.entry(v._code).form.nodes:
+            node = v._a if which == "x" else v._b
+            if id(node) in tangent:
+                c = share(v, which, tangent[id(node)], on_values)
+                t = c if t is None else t + c
         if t is not None:
             tangent[id(v)] = t
     result: list[Any] = []
@@ -62,7 +52,7 @@ def _tangents(
         if on_values:
             result.append(t if isinstance(t, Value) else constant(0.0 if t is None else t))
         else:
-            result.append(0.0 if t is None else float(t))
+            result.append(0.0 if t is None else t if exact.kind_of(t) else float(t))
     return result
 
 
@@ -94,8 +84,12 @@ def jvp(f: Fn, primals: Any, tangents: Any) -> tuple[Any, Any]:
     result = f(*values)
     many = not isinstance(result, (Value, int, float))
     outs = [output_of(y, "jvp()") for y in (result if many else [result])]
-    if not keep:
-        direction = [to_float(t, "jvp()") for t in direction]
+    if not keep:  # numbers: floats, or (with exact primals) Fractions, mpmath numbers, ints
+        exact_primals = any(exact.kind_of(x) for x in items)
+        direction = [
+            t if exact.kind_of(t) or (exact_primals and type(t) is int) else to_float(t, "jvp()")
+            for t in direction
+        ]
     ts = _tangents(outs, values, direction, on_values=keep)
     ys = [plain(y, keep) for y in outs]
     return (ys, ts) if many else (ys[0], ts[0])

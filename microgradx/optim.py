@@ -169,6 +169,12 @@ class Optimizer:
                     f"optimizer can only optimize Values, but params[{i}] of group {index} "
                     f"is a {type(p).__name__}"
                 )
+            if type(p.data) is not float:
+                raise TypeError(
+                    f"optimizers update float Values; params[{i}] of group {index} holds a "
+                    f"{type(p.data).__name__} (for exact or high-precision gradients use "
+                    "grad() or backward(), and update the numbers yourself)"
+                )
             if p._code != LEAF or not p.requires_grad:
                 raise ValueError(
                     f"can't optimize params[{i}] of group {index}: it is the result of an "

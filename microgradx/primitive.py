@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _builtins, ieee, rules
+from . import _builtins, exact, ieee, rules
 from ._builtins import Operators
 from .checks import to_float
 from .codegen.eager import INPUTS, Form
@@ -93,9 +93,19 @@ class Primitive:
         return tuple(rules.parse(r, names, known) for r in self.vjps)
 
     def __call__(self, *args: Any) -> Any:
-        """Apply the op: Values in, a Value out (recorded); numbers in, a float out."""
+        """Apply the op: Values in, a Value out (recorded); numbers in, a number out.
+
+        Fractions and mpmath numbers (or Values holding them) compute exactly or at
+        mpmath's precision (`microgradx.exact`); everything else on floats."""
         if len(args) != self.arity:
             raise TypeError(f"{self.name} takes {self.arity} argument(s), got {len(args)}")
+        kind = exact.number_kind(args)
+        if kind is not None:
+            if not any(isinstance(a, Operators) for a in args):
+                if kind != "float":
+                    return exact.apply_numbers(self, args, REGISTRY.by_name.__getitem__)
+            else:
+                return exact.apply(self, args, kind, REGISTRY.by_name.__getitem__)
         if not any(isinstance(a, Operators) for a in args):
             return self.float_forward(*(to_float(a, f"{self.name}()") for a in args))
         if isinstance(args[0], Operators):

@@ -16,8 +16,9 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
+from . import exact
 from .checks import to_float
-from .engine import Value, constant, grad
+from .engine import Value, constant, grad, zero_like
 from .grad_mode import enable_grad
 
 __all__ = ["derivative", "hessian", "value_and_grad"]
@@ -63,12 +64,17 @@ def as_list(xs: object, who: str, what: str) -> tuple[list[Any], bool]:
 def inputs_of(items: list[Any]) -> tuple[list[Value], bool]:
     """One input node per argument, and whether any argument was a Value.
 
-    A number becomes a fresh leaf; a Value becomes `v * 1.0`, a node of its own that is
-    still connected to `v` (exactly `v`'s value, signed zeros included), so that the same
-    Value passed twice counts as two inputs.
+    A number becomes a fresh leaf (a Fraction or an mpmath number stays one); a Value
+    becomes `v * 1`, a node of its own that is still connected to `v` (exactly `v`'s
+    value, signed zeros included), so that the same Value passed twice counts as two
+    inputs.
     """
-    values = [x * 1.0 if isinstance(x, Value) else Value(to_float(x, "input")) for x in items]
+    values = [x * 1 if isinstance(x, Value) else Value(_number(x)) for x in items]
     return values, any(isinstance(x, Value) for x in items)
+
+
+def _number(x: object) -> Any:
+    return x if exact.kind_of(x) else to_float(x, "input")
 
 
 def output_of(y: object, who: str) -> Value:
@@ -81,7 +87,7 @@ def output_of(y: object, who: str) -> Value:
 def grads(y: Value, xs: list[Value], create_graph: bool) -> list[Value]:
     """`grad` with zeros for unused inputs, also when `y` has no graph at all."""
     if not y.requires_grad:
-        return [constant(0.0) for _ in xs]
+        return [constant(zero_like(x).data) for x in xs]
     return grad(y, xs, create_graph=create_graph, allow_unused=True)
 
 

@@ -8,7 +8,6 @@ import math
 import sys
 import threading
 from collections.abc import Iterator
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -663,7 +662,6 @@ def test_operator_with_a_string_names_str_and_changes_nothing(op: str):
         (np.float32(0.5), 0.5),
         (np.float16(-2.0), -2.0),
         (np.int64(4), 4.0),
-        (Fraction(1, 4), 0.25),
     ],
 )
 def test_real_numbers_are_stored_as_python_float(given: object, expected: float):

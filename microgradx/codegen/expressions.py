@@ -92,17 +92,12 @@ class _Rewrite(ast.NodeTransformer):
         return ast.BinOp(left=left, op=node.op, right=right)
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        plans = [link_plan(node, body) for body in (True, False)] if self.mode == "value" else []
         self.generic_visit(node)
-        if self.mode == "value":
-            # a branch that reads none of the nodes the condition and the other branch read
-            # is linked to them (see `linked` in microgradx/codegen/runtime.py)
-            tested = sorted(set(NODES) & rules.names_used(node.test))
-            for field, other in (("body", node.orelse), ("orelse", node.body)):
-                branch = getattr(node, field)
-                read = sorted(set(tested) | (set(NODES) & rules.names_used(other)))
-                if tested and not set(NODES) & rules.names_used(branch):
-                    args = [branch, _names(tested), _names(read)]
-                    setattr(node, field, ast.Call(func=ast.Name("_linked"), args=args, keywords=[]))
+        for field, plan in zip(("body", "orelse"), plans, strict=False):
+            if plan is not None:  # see `linked` in microgradx/codegen/runtime.py
+                args = [getattr(node, field), _names(plan[0]), _names(plan[1])]
+                setattr(node, field, ast.Call(func=ast.Name("_linked"), args=args, keywords=[]))
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
@@ -111,6 +106,21 @@ class _Rewrite(ast.NodeTransformer):
             node.left = _data(node.left)
             node.comparators = [_data(c) for c in node.comparators]
         return node
+
+
+def link_plan(node: ast.IfExp, body: bool) -> tuple[list[str], list[str]] | None:
+    """Whether a branch of `a if cond else b` on Values is linked to the rule's nodes.
+
+    A branch (the body, or else the other one) that reads none of the nodes that the
+    condition and the other branch read is linked, when the condition tests a node, to
+    every node the rule reads (see `linked` in `microgradx.codegen.runtime`). Returns the
+    nodes the condition tests and the nodes to link to, or None for no link.
+    """
+    branch, other = (node.body, node.orelse) if body else (node.orelse, node.body)
+    tested = sorted(set(NODES) & rules.names_used(node.test))
+    if not tested or set(NODES) & rules.names_used(branch):
+        return None
+    return tested, sorted(set(tested) | (set(NODES) & rules.names_used(other)))
 
 
 def _names(names: list[str]) -> ast.Tuple:

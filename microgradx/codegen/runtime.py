@@ -88,8 +88,9 @@ def linked(branch: Any, tested: Sequence[Any], read: Sequence[Any]) -> Any:
             s = n.sign()
             link = s if link is None else link + s
     assert link is not None  # a tested node needs a gradient, and it is read
-    link = link * 0.0
-    return link if branch.__class__ is float and branch == 0.0 else branch + link
+    # zero in the nodes' kind of number: 0.0 for floats, an exact 0 for Fractions
+    link = link * (0.0 if link.data.__class__ is float else 0)
+    return link if not hasattr(branch, "_code") and branch == 0 else branch + link
 
 
 def _needs_grad(n: Any) -> bool:

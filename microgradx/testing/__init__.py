@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..engine import Value
 from ._check import GradcheckError, Mismatch, close, gradcheck, gradgradcheck
+from .accuracy import Accuracy, accuracy
 from .grading import EngineReport, check_engine
 
 if TYPE_CHECKING:
@@ -36,9 +37,11 @@ WEIGHT = -2.5
 
 __all__ = [
     "WEIGHT",
+    "Accuracy",
     "EngineReport",
     "GradcheckError",
     "Mismatch",
+    "accuracy",
     "check_engine",
     "check_op",
     "close",
