@@ -171,7 +171,7 @@ def test_decorated_generator_is_paused_while_it_runs_not_while_it_waits() -> Non
     cleaned: list[bool] = []
 
     @gc_paused
-    def items(n: int) -> Iterator[int]:
+    def items(n: int) -> Generator[int, None, None]:
         try:
             for i in range(n):
                 inside.append(gc.isenabled())
