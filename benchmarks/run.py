@@ -52,7 +52,13 @@ SETTINGS = {
 
 
 def worker_step(engine: str, gc_mode: str, points: int, steps: int, warmup: int) -> dict[str, Any]:
-    """Time ``steps`` training steps after ``warmup`` untimed ones."""
+    """Time ``steps`` training steps after ``warmup`` untimed ones.
+
+    ``gc_mode``: ``"on"`` (the collector at its defaults), ``"off"`` (disabled, the graph
+    freed outside the timed part) or ``"paused"`` (each step inside ``gc_paused()``).
+    """
+    if gc_mode not in ("on", "off", "paused"):
+        raise ValueError(f"gc_mode must be on, off or paused, got {gc_mode!r}")
     step, info = engines.build(engine, points)
     gc_off = gc_mode == "off"
     if gc_off:
@@ -61,9 +67,16 @@ def worker_step(engine: str, gc_mode: str, points: int, steps: int, warmup: int)
     losses, times = [], []
     for k in range(warmup + steps):
         start = time.perf_counter()
-        loss = step(k)
-        if not gc_off:
-            engines.HELD.clear()  # the user's loop drops the graph: part of the step
+        if gc_mode == "paused":  # the step inside microgradx.gc_paused(), as fit() runs it
+            from microgradx import gc_paused
+
+            with gc_paused():
+                loss = step(k)
+                engines.HELD.clear()  # the graph is dropped inside the pause, as fit() does
+        else:
+            loss = step(k)
+            if not gc_off:
+                engines.HELD.clear()  # the user's loop drops the graph: part of the step
         elapsed = time.perf_counter() - start
         if gc_off:
             # engine cost alone: the graph is freed outside the timed part, by reference

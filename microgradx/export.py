@@ -452,7 +452,72 @@ def _match(layers: list[_Layer], torch_model: Any, torch: Any) -> list[Any]:
     return linears
 
 
+#: a loss for `compare`: the outputs (of either model) to one number
 Loss = Callable[[Any], Any]
+
+
+def _run_microgradx(
+    model: Module, rows: list[list[float]], loss: Loss | None
+) -> tuple[list[list[float]], float, dict[int, float]]:
+    """The outputs, the loss and the gradients (by parameter id) of the microgradx model;
+    `grad()` writes no `.grad`, and the graph is freed before the collector comes back."""
+    params = [p for _, p in model.named_parameters()]
+    with gc_paused(), enable_grad():
+        outputs = []
+        for x in rows:
+            out = model(x)
+            outputs.append(out if isinstance(out, list) else [out])
+        total = _sum_outputs(outputs) if loss is None else loss(outputs)
+        if not isinstance(total, Value):
+            total = Value(_scalar(total, "microgradx"))
+        grads = grad(total, params, allow_unused=True)
+        by_id = {id(p): float(g.data) for p, g in zip(params, grads, strict=True)}
+        values = [[float(v.data) for v in out] for out in outputs]
+        return values, float(total.data), by_id
+
+
+def _run_torch(
+    torch: Any,
+    torch_model: Any,
+    linears: list[Any],
+    rows: list[list[float]],
+    nout: int,
+    loss: Loss | None,
+) -> tuple[list[list[float]], float, dict[int, Any]]:
+    """The outputs, the loss and the gradients (nested lists by parameter id) of the torch
+    model, from `torch.autograd.grad` (no `.grad` is written)."""
+    first = next(iter(torch_model.parameters()))
+    params = [p for linear in linears for p in (linear.weight, linear.bias)]
+    with torch.enable_grad():
+        batch = torch.tensor(rows, dtype=first.dtype, device=first.device)
+        out = torch_model(batch)
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"compare(): the torch model returned {type(out).__name__}")
+        if tuple(out.shape) == (len(rows),) and nout == 1:
+            out = out.unsqueeze(1)  # a model that gives (n,) for one output
+        if tuple(out.shape) != (len(rows), nout):
+            raise ValueError(
+                f"compare(): the torch model gave outputs of shape {tuple(out.shape)}; "
+                f"expected ({len(rows)}, {nout})"
+            )
+        total = out.sum() if loss is None else loss(out)
+        if not isinstance(total, torch.Tensor) or total.numel() != 1:
+            shape = f" of shape {tuple(total.shape)}" if hasattr(total, "shape") else ""
+            raise TypeError(
+                f"compare(): the loss of the torch model must be one number, got "
+                f"{type(total).__name__}{shape}"
+            )
+        if not total.requires_grad:
+            raise ValueError(
+                "compare(): the torch loss does not depend on the torch model's parameters"
+            )
+        grads = torch.autograd.grad(total.reshape(()), params, allow_unused=True)
+    by_id = {
+        id(p): (torch.zeros_like(p) if g is None else g).detach().double().cpu().tolist()
+        for p, g in zip(params, grads, strict=True)
+    }
+    values = out.detach().double().cpu().tolist()
+    return values, float(total.detach().reshape(())), by_id
 
 
 def compare(
@@ -510,58 +575,10 @@ def compare(
         )
     rows = _examples(inputs, layers[0].nin)
     linears = _match(layers, torch_model, torch)
-    params = [p for _, p in model.named_parameters()]
+    nout = layers[-1].nout
+    mine_out, mine_loss, mine_grad = _run_microgradx(model, rows, loss)
+    theirs_out, theirs_loss, theirs_grad = _run_torch(torch, torch_model, linears, rows, nout, loss)
     torch_names = {id(p): name for name, p in torch_model.named_parameters()}
-
-    # microgradx: outputs, loss and gradients (grad() writes no .grad)
-    with gc_paused(), enable_grad():
-        mine = []
-        for x in rows:
-            out = model(x)
-            mine.append(out if isinstance(out, list) else [out])
-        mine_loss = _sum_outputs(mine) if loss is None else loss(mine)
-        if not isinstance(mine_loss, Value):
-            mine_loss = Value(_scalar(mine_loss, "microgradx"))
-        grads = grad(mine_loss, params, allow_unused=True)
-        mine_grad = {id(p): float(g.data) for p, g in zip(params, grads, strict=True)}
-        mine_out = [[float(v.data) for v in out] for out in mine]
-        mine_loss_value = float(mine_loss.data)
-        del mine, mine_loss, grads
-
-    # torch: the same
-    first = next(iter(torch_model.parameters()))
-    tparams = [p for linear in linears for p in (linear.weight, linear.bias)]
-    with torch.enable_grad():
-        batch = torch.tensor(rows, dtype=first.dtype, device=first.device)
-        out = torch_model(batch)
-        nout = layers[-1].nout
-        if not isinstance(out, torch.Tensor):
-            raise TypeError(f"compare(): the torch model returned {type(out).__name__}")
-        if tuple(out.shape) == (len(rows),) and nout == 1:
-            out = out.unsqueeze(1)
-        if tuple(out.shape) != (len(rows), nout):
-            raise ValueError(
-                f"compare(): the torch model gave outputs of shape {tuple(out.shape)}; "
-                f"expected ({len(rows)}, {nout})"
-            )
-        theirs_loss = out.sum() if loss is None else loss(out)
-        if not isinstance(theirs_loss, torch.Tensor) or theirs_loss.numel() != 1:
-            raise TypeError(
-                f"compare(): the loss of the torch model must be one number, got "
-                f"{type(theirs_loss).__name__}"
-                + (f" of shape {tuple(theirs_loss.shape)}" if hasattr(theirs_loss, "shape") else "")
-            )
-        if not theirs_loss.requires_grad:
-            raise ValueError(
-                "compare(): the torch loss does not depend on any parameter that requires "
-                "grad (are the torch model's parameters frozen?)"
-            )
-        tgrads = torch.autograd.grad(theirs_loss.reshape(()), tparams, allow_unused=True)
-    theirs_grad = {
-        id(p): (torch.zeros_like(p) if g is None else g).detach().double().cpu().tolist()
-        for p, g in zip(tparams, tgrads, strict=True)
-    }
-    theirs_out = out.detach().double().cpu().tolist()
 
     outputs = [
         (f"example {k}, output {j}", mine_out[k][j], theirs_out[k][j])
@@ -584,7 +601,7 @@ def compare(
             gradients.append((where, mine_grad[id(layer.values[j][-1])], gb[j]))
     return Comparison(
         outputs=_difference(outputs),
-        loss=_difference([("the loss", mine_loss_value, float(theirs_loss.detach().reshape(())))]),
+        loss=_difference([("the loss", mine_loss, theirs_loss)]),
         weights=_difference(weights),
         gradients=_difference(gradients),
         model=description,

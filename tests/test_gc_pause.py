@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 import doctest
 import gc
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import Generator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -406,3 +410,29 @@ def test_fit_frees_each_step_s_graph_inside_the_pause() -> None:
 def test_docstring_examples_run() -> None:
     result = doctest.testmod(gc_pause_module)
     assert result.attempted >= 10 and result.failed == 0
+
+
+# -- the benchmark's worker has a paused mode ----------------------------------------------
+
+
+def test_the_benchmark_worker_runs_the_eager_step_paused_with_the_same_losses() -> None:
+    run = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+
+    def worker(gc_mode: str) -> subprocess.CompletedProcess[str]:
+        task = {"kind": "step", "engine": "eager", "gc_mode": gc_mode, "points": 6,
+                "steps": 2, "warmup": 1}  # fmt: skip
+        return subprocess.run(
+            [sys.executable, str(run), "--worker", json.dumps(task)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    answers = {}
+    for mode in ("on", "paused"):
+        done = worker(mode)
+        assert done.returncode == 0, done.stderr
+        answers[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answers["paused"]["losses"] == answers["on"]["losses"]
+    assert len(answers["paused"]["times"]) == 2
+    refused = worker("sometimes")
+    assert refused.returncode != 0
+    assert "gc_mode must be on, off or paused, got 'sometimes'" in refused.stderr
