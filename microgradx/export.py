@@ -338,19 +338,18 @@ class Comparison:
         lines = [
             f"microgradx {self.model} vs torch {self.torch_model}: {self.examples} "
             f"example{'s' * (self.examples != 1)}, {self.weights.count} parameters",
-            "  largest difference (and largest relative one), where, microgradx vs torch:",
+            "  largest difference (and largest relative difference) of the",
         ]
         for name, d in self.differences().items():
             if d.absolute == 0:
-                lines.append(f"  {name:9}  0")
-            else:
-                lines.append(
-                    f"  {name:9}  {d.absolute:.3g} ({d.relative:.3g})  at {d.at}:  "
-                    f"{d.microgradx!r} vs {d.torch!r}"
-                )
+                lines.append(f"  {name:9}  0 (the same)")
+                continue
+            at = f" at {d.at}" if d.at else ""
+            lines.append(f"  {name:9}  {d.absolute:.3g} (relative {d.relative:.3g}){at}")
+            lines.append(f"  {'':9}  microgradx {d.microgradx!r}, torch {d.torch!r}")
         worst = max(d.error for d in self.differences().values())
         lines.append(
-            f"every number agrees to {worst:.3g} (absolute or relative)"
+            f"every number agrees to {worst:.3g} (absolutely or relatively)"
             if worst > 0
             else "every number is the same"
         )
@@ -564,8 +563,9 @@ def compare(
         >>> print(report)  # doctest: +ELLIPSIS
         microgradx MLP(2, [16, 16, 1], relu/linear) vs torch Sequential: 2 examples, ...
           ...
-          gradients  ...  at layers.2.neurons.0.w.9 = torch 4.weight[0, 9]: ...
-        every number agrees to ... (absolute or relative)
+          gradients  ... at layers.2.neurons.0.w.9 = torch 4.weight[0, 9]
+        ...
+        every number agrees to ... (absolutely or relatively)
     """
     layers, description = _layers(model, "compare()")
     torch = _torch()
@@ -601,7 +601,7 @@ def compare(
             gradients.append((where, mine_grad[id(layer.values[j][-1])], gb[j]))
     return Comparison(
         outputs=_difference(outputs),
-        loss=_difference([("the loss", mine_loss, theirs_loss)]),
+        loss=_difference([("", mine_loss, theirs_loss)]),
         weights=_difference(weights),
         gradients=_difference(gradients),
         model=description,

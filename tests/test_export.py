@@ -474,12 +474,25 @@ def _wrong_shape(torch: ModuleType, tm: Any) -> Any:
 
 def test_the_report_prints_a_table(torch: ModuleType) -> None:
     model = MLP(2, [3, 1], seed=0)
-    report = compare(model, to_torch(model), [[0.5, -1.0]])
+    tm = to_torch(model)
+    with torch.no_grad():
+        tm[0].bias[2] += 0.5
+    report = compare(model, tm, [[0.5, -1.0]])
     assert isinstance(report, Comparison)
     lines = str(report).splitlines()
-    assert lines[0].endswith("Sequential: 1 example, 13 parameters")
-    assert [line.split()[0] for line in lines[2:6]] == ["outputs", "loss", "weights", "gradients"]
-    assert lines[-1].startswith("every number")
+    assert lines[0] == (
+        "microgradx MLP(2, [3, 1], relu/linear) vs torch Sequential: 1 example, 13 parameters"
+    )
+    rows = [line.split()[0] for line in lines[2:-1] if not line.startswith(" " * 4)]
+    assert rows == ["outputs", "loss", "weights", "gradients"]
+    weights = lines.index(next(line for line in lines if line.startswith("  weights")))
+    assert (
+        lines[weights] == "  weights    0.5 (relative 1) at layers.0.neurons.2.b = torch 0.bias[2]"
+    )
+    assert lines[weights + 1] == "             microgradx 0.0, torch 0.5"
+    assert lines[-1] == "every number agrees to 0.5 (absolutely or relatively)"
+    same = str(compare(model, to_torch(model), [[0.0, 0.0]])).splitlines()
+    assert "  weights    0 (the same)" in same and same[-1].startswith("every number")
 
 
 def test_docstring_examples_run(torch: ModuleType) -> None:
