@@ -232,20 +232,19 @@ def to_torch(module: Module) -> torch.nn.Sequential:
         )
     """
     layers, _ = _layers(module, "to_torch()")
-    torch = _torch()
+    pt = _torch()  # the module (the name `torch` is left to the type annotations)
     parts = []
     for layer in layers:
         # skip_init: no random initial weights drawn (they are overwritten at once)
-        linear = torch.nn.utils.skip_init(
-            torch.nn.Linear, layer.nin, layer.nout, dtype=torch.float64
-        )
-        with torch.no_grad():
-            linear.weight.copy_(torch.tensor(layer.weights, dtype=torch.float64))
-            linear.bias.copy_(torch.tensor(layer.biases, dtype=torch.float64))
+        linear = pt.nn.utils.skip_init(pt.nn.Linear, layer.nin, layer.nout, dtype=pt.float64)
+        with pt.no_grad():
+            linear.weight.copy_(pt.tensor(layer.weights, dtype=pt.float64))
+            linear.bias.copy_(pt.tensor(layer.biases, dtype=pt.float64))
         parts.append(linear)
         if layer.activation != "linear":
-            parts.append(getattr(torch.nn, _TORCH_ACTIVATION[layer.activation])())
-    return torch.nn.Sequential(*parts)  # type: ignore[no-any-return]
+            parts.append(getattr(pt.nn, _TORCH_ACTIVATION[layer.activation])())
+    exported: torch.nn.Sequential = pt.nn.Sequential(*parts)
+    return exported
 
 
 # -- compare ------------------------------------------------------------------------------
