@@ -56,9 +56,13 @@ def worker_step(
 ) -> dict[str, Any]:
     """Time ``steps`` training steps after ``warmup`` untimed ones.
 
+    ``gc_mode``: ``"on"`` (the collector at its defaults), ``"off"`` (disabled, the graph
+    freed outside the timed part) or ``"paused"`` (each step inside ``gc_paused()``).
     With ``user_op``, a user op whose rule calls a Python function (so it may raise) is
     registered first; the step itself does not use it.
     """
+    if gc_mode not in ("on", "off", "paused"):
+        raise ValueError(f"gc_mode must be on, off or paused, got {gc_mode!r}")
     if user_op:
         import microgradx
 
@@ -71,9 +75,16 @@ def worker_step(
     losses, times = [], []
     for k in range(warmup + steps):
         start = time.perf_counter()
-        loss = step(k)
-        if not gc_off:
-            engines.HELD.clear()  # the user's loop drops the graph: part of the step
+        if gc_mode == "paused":  # the step inside microgradx.gc_paused(), as fit() runs it
+            from microgradx import gc_paused
+
+            with gc_paused():
+                loss = step(k)
+                engines.HELD.clear()  # the graph is dropped inside the pause, as fit() does
+        else:
+            loss = step(k)
+            if not gc_off:
+                engines.HELD.clear()  # the user's loop drops the graph: part of the step
         elapsed = time.perf_counter() - start
         if gc_off:
             # engine cost alone: the graph is freed outside the timed part, by reference

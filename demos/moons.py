@@ -3,9 +3,10 @@
 micrograd's classic demo: MLP(2, [16, 16, 1]) (337 parameters) on 100 points of two
 interleaving half-moons, the hinge loss plus a small L2 penalty, 100 steps of gradient
 descent with a learning rate falling from 1.0 to 0.1. Every multiplication of every step
-runs through the scalar engine. It prints the final loss and accuracy and writes the loss
-and accuracy curves, the decision boundary and the graph diagram of one neuron that is
-active on one point, its gradients from one backward pass.
+runs through the scalar engine (`train.fit` pauses the garbage collector for each step:
+the graph has no cycles, so reference counting frees it). It prints the final loss and
+accuracy and writes the loss and accuracy curves, the decision boundary and the graph
+diagram of one neuron that is active on one point, its gradients from one backward pass.
 
     python demos/moons.py                  # writes out/moons/
     python demos/moons.py --out somewhere

@@ -15,6 +15,7 @@ from .define import defprim
 from .descent import gradient_descent
 from .engine import Value, grad
 from .forward import hvp, jvp
+from .gc_pause import gc_paused
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .newton import newton
 from .testing import GradcheckError, gradcheck, gradgradcheck
@@ -31,6 +32,7 @@ __all__ = [
     "derivative",
     "draw_dot",
     "enable_grad",
+    "gc_paused",
     "grad",
     "gradcheck",
     "gradgradcheck",
