@@ -8,6 +8,7 @@ from typing import Any
 
 import mpmath
 import pytest
+import torch_extra
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -340,7 +341,7 @@ def test_accuracy_refuses_bad_input() -> None:
 
 
 def test_accuracy_puts_pytorch_beside_when_it_is_installed() -> None:
-    pytest.importorskip("torch", reason="torch is not installed: the torch column is untested")
+    torch_extra.torch_or_skip()
     report = accuracy(lambda x: x.tanh(), [20.0], oracles=("torch",))
     torch_value, torch_ulps = report.row("d/dx0").oracles["torch"]
     assert torch_value == 0.0 and torch_ulps > 1e15
