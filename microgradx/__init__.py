@@ -17,6 +17,8 @@ from .engine import Value, grad
 from .forward import hvp, jvp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .newton import newton
+from .steps import backward_steps, explain
+from .steps_viz import render_steps
 from .testing import GradcheckError, gradcheck, gradgradcheck
 from .transforms import derivative, hessian, value_and_grad
 from .viz import draw_dot, render
@@ -26,11 +28,13 @@ __version__ = "0.1.0"
 __all__ = [
     "GradcheckError",
     "Value",
+    "backward_steps",
     "compile",
     "defprim",
     "derivative",
     "draw_dot",
     "enable_grad",
+    "explain",
     "grad",
     "gradcheck",
     "gradgradcheck",
@@ -43,6 +47,7 @@ __all__ = [
     "newton",
     "no_grad",
     "render",
+    "render_steps",
     "save",
     "value_and_grad",
 ]
