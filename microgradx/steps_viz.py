@@ -670,7 +670,10 @@ _PAGE = """<!DOCTYPE html>
 body { font-family: Helvetica, Arial, sans-serif; margin: 1rem 1.5rem; color: #111827; }
 h1 { font-size: 1.3rem; margin: 0 0 .3rem; }
 p.intro { margin: 0 0 .6rem; color: #374151; max-width: 60rem; }
-#graph svg { max-width: 100%; height: auto; max-height: 62vh; display: block; }
+main { display: flex; flex-wrap: wrap; gap: .4rem 1.5rem; align-items: flex-start; }
+#graph { flex: 0 1 auto; max-width: 100%; }
+#graph svg { display: block; max-width: 100%; height: auto; }
+#panel { flex: 1 1 28rem; min-width: 20rem; }
 #controls { display: flex; gap: .4rem; align-items: center; flex-wrap: wrap; margin: .6rem 0; }
 #controls button { font-size: 1rem; padding: .25rem .7rem; cursor: pointer; }
 #controls input[type=range] { flex: 1; min-width: 10rem; }
@@ -691,7 +694,9 @@ td.changed { background: #fee2e2; font-weight: bold; }
 <body>
 <h1>__HEADING__</h1>
 <p class="intro">__INTRO__</p>
+<main>
 <div id="graph">__SVG__</div>
+<div id="panel">
 <div id="controls">
 <button id="first" title="first frame (Home)">&laquo; First</button>
 <button id="back" title="one step back (left arrow)">&#x25C0; Back</button>
@@ -714,6 +719,8 @@ passes a share to (or reads)
 <span style="color:#b91c1c;font-weight:bold;margin-left:.6rem">bold red</span>: the
 number that just changed; ? not known yet
 </p>
+</div>
+</main>
 <script type="application/json" id="lesson">__DATA__</script>
 <script>
 "use strict";
