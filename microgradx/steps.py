@@ -30,6 +30,7 @@ import ast
 import copy
 import math
 import re
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ from .primitive import REGISTRY
 
 __all__ = [
     "NAIVE_LIMIT",
+    "WIDTH",
     "BackwardSteps",
     "Explanation",
     "Step",
@@ -941,23 +943,33 @@ def _reached(steps: BackwardSteps) -> list[Value]:
     return [v for v in steps._graph.backward if v in steps._correct]
 
 
+#: the width the prose of `explain` is wrapped to (a step's own line is never broken)
+WIDTH = 78
+
+
+def _prose(text: str, first: str = "", rest: str = "    ") -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=first, subsequent_indent=rest,
+                         break_on_hyphens=False)  # fmt: skip
+
+
 def _text(steps: BackwardSteps) -> str:
     graph = steps._graph
     lines = []
     if steps.naive:
-        lines.append(
+        lines += _prose(
             "The naive recursion (no topological order): each node passes on its gradient "
-            "as soon as the recursion reaches it, once per use."
+            "as soon as the recursion reaches it, once per use.",
+            rest="",
         )
     lines.append(_seed(graph))
     for s in steps.steps:
         lines.append(s.text)
         if s.note:
-            lines.append(f"  ^ {s.note}")
+            lines += _prose(s.note, "  ^ ")
     nodes = _reached(steps)
     if not steps.naive:
         shown = ", ".join(f"{graph.name(v)} {graph.num(steps.gradients[v])}" for v in nodes)
-        lines.append(f"gradients: {shown}")
+        lines += _prose(f"gradients: {shown}")
         return "\n".join(lines)
     width = max(len(graph.name(v)) for v in nodes)
     rows = [(graph.name(v), graph.num(steps.gradients[v]), graph.num(steps._correct[v]))
@@ -971,14 +983,16 @@ def _text(steps: BackwardSteps) -> str:
         wrong += bad
         lines.append(f"{name:{width}}  {got:>{w1}}  {right:>{w2}}{'  wrong' if bad else ''}")
     if wrong:
-        lines.append(
+        lines += _prose(
             f"the naive order gets {wrong} of {len(nodes)} gradients wrong: a node must wait "
-            "until every node that uses it has passed it its share (a topological order)"
+            "until every node that uses it has passed it its share (a topological order)",
+            rest="",
         )
     else:
-        lines.append(
+        lines += _prose(
             "here the naive order happens to be right: no node is reached before all its "
-            "uses have given it their shares"
+            "uses have given it their shares",
+            rest="",
         )
     return "\n".join(lines)
 

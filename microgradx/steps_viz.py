@@ -36,17 +36,32 @@ from . import viz
 from .engine import Value, to_flag
 from .steps import BackwardSteps, Step, _build
 
-__all__ = ["MAX_NODES", "Frame", "Lesson", "lesson", "render_steps"]
+__all__ = [
+    "MAX_FRAMES",
+    "MAX_NODES",
+    "STYLES",
+    "Frame",
+    "Lesson",
+    "frame_svgs",
+    "gif_bytes",
+    "lesson",
+    "notebook_html",
+    "page",
+    "page_html",
+    "rasterize",
+    "render_steps",
+    "written_frames",
+]
 
 #: the most Values a step-by-step picture draws unless told otherwise
 MAX_NODES = 100
 #: the most frames a picture has (the naive replay can take many steps)
 MAX_FRAMES = 1000
 
-SVG = "http://www.w3.org/2000/svg"
-ET.register_namespace("", SVG)
+_SVG = "http://www.w3.org/2000/svg"
+ET.register_namespace("", _SVG)
 ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
-_NS = f"{{{SVG}}}"
+_NS = f"{{{_SVG}}}"
 
 _RED = "#dc2626"
 _AMBER = "#d97706"

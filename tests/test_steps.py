@@ -41,27 +41,27 @@ x1.grad += do/dx1 = w1 * (x1*w1).grad = -3.0000 * 0.5000 = -1.5000
 w1.grad += do/dw1 = x1 * (x1*w1).grad = 2.0000 * 0.5000 = 1.0000
 x2.grad += do/dx2 = w2 * (x2*w2).grad = 1.0000 * 0.5000 = 0.5000
 w2.grad += do/dw2 = x2 * (x2*w2).grad = 0.0000 * 0.5000 = 0.0000
-gradients: o 1.0000, n 0.5000, x1*w1 + x2*w2 0.5000, x1*w1 0.5000, x1 -1.5000, \
-w1 1.0000, x2*w2 0.5000, x2 0.5000, w2 0.0000, b 0.5000"""
+gradients: o 1.0000, n 0.5000, x1*w1 + x2*w2 0.5000, x1*w1 0.5000, x1 -1.5000,
+    w1 1.0000, x2*w2 0.5000, x2 0.5000, w2 0.0000, b 0.5000"""
 
 NAIVE = """\
-The naive recursion (no topological order): each node passes on its gradient as soon \
-as the recursion reaches it, once per use.
+The naive recursion (no topological order): each node passes on its gradient
+as soon as the recursion reaches it, once per use.
 c.grad = 1.0  (the seed: dc/dc = 1)
 b.grad += dc/db = 1 * c.grad = 1.0 * 1.0 = 1.0
 b.grad += dc/db = 1 * c.grad = 1.0 * 1.0 = 1.0  (b.grad = 1.0 + 1.0 = 2.0)
 a.grad += dc/da = 1 * b.grad = 1.0 * 2.0 = 2.0
 a.grad += dc/da = 1 * b.grad = 1.0 * 2.0 = 2.0  (a.grad = 2.0 + 2.0 = 4.0)
 a.grad += dc/da = 1 * b.grad = 1.0 * 2.0 = 2.0  (a.grad = 4.0 + 2.0 = 6.0)
-  ^ wrong: b passes on its gradient again (the recursion reached it again, along \
-another use of b): these shares are counted twice
+  ^ wrong: b passes on its gradient again (the recursion reached it again,
+    along another use of b): these shares are counted twice
 a.grad += dc/da = 1 * b.grad = 1.0 * 2.0 = 2.0  (a.grad = 6.0 + 2.0 = 8.0)
    naive  backward()
 c    1.0         1.0
 b    2.0         2.0
 a    8.0         4.0  wrong
-the naive order gets 1 of 3 gradients wrong: a node must wait until every node that \
-uses it has passed it its share (a topological order)"""
+the naive order gets 1 of 3 gradients wrong: a node must wait until every node
+that uses it has passed it its share (a topological order)"""
 
 
 def bits(x: float) -> bytes:
@@ -329,9 +329,12 @@ def test_naive_mode_names_a_gradient_passed_on_before_it_is_complete() -> None:
     d = labelled(a * b, "d")
     e = labelled(d + 1.0, "e")
     f = labelled(d * e, "f")
-    lines = explain(f, naive=True).splitlines()
-    assert "  ^ wrong: d passes on 7.0, but its gradient is 13.0: not every use of d has " \
-        "given it its share yet" in lines  # fmt: skip
+    text = explain(f, naive=True)
+    lines = text.splitlines()
+    assert (
+        "  ^ wrong: d passes on 7.0, but its gradient is 13.0: not every use of d has\n"
+        "    given it its share yet"
+    ) in text
     table = {row.split()[0]: row.split()[1:] for row in lines if re.match(r"^[a-f] ", row)}
     assert table["a"] == ["60.0", "39.0", "wrong"] and table["b"] == ["40.0", "26.0", "wrong"]
     assert table["e"] == ["6.0", "6.0"] and table["d"] == ["13.0", "13.0"]
@@ -344,8 +347,8 @@ def test_naive_mode_on_a_tree_is_right() -> None:
     text = explain(loss, naive=True)
     assert "wrong" not in text
     assert text.endswith(
-        "here the naive order happens to be right: no node is reached before all its uses "
-        "have given it their shares"
+        "here the naive order happens to be right: no node is reached before all its\n"
+        "uses have given it their shares"
     )
 
 

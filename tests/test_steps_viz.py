@@ -444,3 +444,48 @@ def test_the_jupyter_display_works_inside_its_frame(no_network: WebDriver, tmp_p
         assert state["text"] == "a.grad += dL/da = b * e.grad = -3.0 * -2.0 = 6.0"
     finally:
         browser.switch_to.default_content()
+
+
+# -- the docs' own pictures -------------------------------------------------------------
+
+DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img" / "backprop_steps"
+
+
+def page_frames(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text("utf-8")
+    found = re.search(r'<script type="application/json" id="lesson">(.*?)</script>', text, re.S)
+    assert found is not None
+    frames: list[dict[str, Any]] = json.loads(found[1])["frames"]
+    return frames
+
+
+def test_the_docs_frames_show_the_lessons_steps() -> None:
+    loss, _ = expression()
+    made = lesson(backward_steps(loss), forward=False, stack=True)
+    files = written_frames(DOCS_IMG / "expression")
+    assert len(files) == len(made.frames) == 9
+    for path, want, frame in zip(files, expected_states(made), made.frames, strict=True):
+        state = svg_state(path.read_text("utf-8"))
+        assert {k: state["texts"][k] for k in want["texts"]} == want["texts"], path.name
+        assert (
+            " ".join(state["caption"]).split()
+            == " ".join([frame.title, frame.text, frame.note]).split()
+        )
+        assert state["red"] == red_of(want["styles"])
+    assert svg_state(files[6].read_text("utf-8"))["caption"][1] == (
+        "a.grad += dL/da = b * e.grad = -3.0 * -2.0 = 6.0"
+    )
+
+
+def test_the_docs_pages_and_gif_are_the_lessons() -> None:
+    loss, _ = expression()
+    o, _ = neuron()
+    for name, root, naive in (("expression", loss, False), ("neuron", o, False),
+                              ("naive", reused(), True)):  # fmt: skip
+        made = lesson(backward_steps(root, naive=naive), stack=True)
+        shown = page_frames(DOCS_IMG / f"{name}.html")
+        assert [(f["title"], f["text"], f["note"]) for f in shown] == [
+            (f.title, f.text, f.note) for f in made.frames
+        ], name
+    with Image.open(DOCS_IMG / "neuron.gif") as gif:
+        assert gif.n_frames == len(lesson(backward_steps(o), forward=False).frames) == 12
