@@ -45,10 +45,12 @@ __all__ = [
     "WIDTH",
     "BackwardSteps",
     "Explanation",
+    "ForwardStep",
     "Step",
     "backward_steps",
     "explain",
     "forward_steps",
+    "wrong",
 ]
 
 #: the naive replay visits a node once per path to it (exponential on some graphs): it
@@ -221,7 +223,7 @@ def _fold(op: ast.operator, a: Any, b: Any) -> ast.expr | None:
     return _const(result) if isinstance(result, (int, float)) else None
 
 
-def simplify(e: ast.expr, env: dict[str, ast.expr]) -> ast.expr:
+def _simplify(e: ast.expr, env: dict[str, ast.expr]) -> ast.expr:
     """`e` with each name in `env` replaced and the arithmetic on numbers done.
 
     `1 * a` and `a ** 1` become `a`, a condition on numbers picks its branch; names not
@@ -229,7 +231,7 @@ def simplify(e: ast.expr, env: dict[str, ast.expr]) -> ast.expr:
     """
 
     def s(x: ast.expr) -> ast.expr:
-        return simplify(x, env)
+        return _simplify(x, env)
 
     if isinstance(e, ast.Name):
         return env.get(e.id, e)
@@ -415,7 +417,7 @@ def _local_expr(v: Value, which: str, graph: _Graph) -> _Expr:
     """d(v)/d(input `which`) from the op's rule, in the graph's names: the rule at g = 1."""
     prim = REGISTRY.entry(v._code).primitive
     env, nodes = _environment(v, graph, _const(1))
-    tree = simplify(prim.rule_trees[INPUTS.index(which)], env)
+    tree = _simplify(prim.rule_trees[INPUTS.index(which)], env)
     return _Expr(tree, nodes, graph)
 
 
@@ -428,7 +430,7 @@ def _forward_expr(v: Value, graph: _Graph) -> _Expr:
         # a Python function, or a branch (relu): the op's name reads better
         call = ast.Call(ast.Name(prim.name), [ast.Name(i) for i in INPUTS[: prim.arity]], [])
         tree = call
-    return _Expr(simplify(tree, {k: e for k, e in env.items() if k != "out"}), nodes, graph)
+    return _Expr(_simplify(tree, {k: e for k, e in env.items() if k != "out"}), nodes, graph)
 
 
 def _d(graph: _Graph, top: Value, bottom: Value) -> str:
@@ -662,18 +664,19 @@ def _correct(graph: _Graph, builder: _Builder) -> tuple[list[Step], dict[Value, 
     return steps, adjoint
 
 
+def wrong(got: float, right: float) -> bool:
+    """Whether the naive replay's `got` differs from `backward()`'s `right` (nan is nan)."""
+    return got != right and not (math.isnan(got) and math.isnan(right))
+
+
 def _naive(
-    graph: _Graph, builder: _Builder, correct: dict[Value, float]
+    graph: _Graph, builder: _Builder, correct: dict[Value, float], where: str
 ) -> tuple[list[Step], dict[Value, float]]:
     """The recursive backward pass with no topological order, replayed on floats.
 
-    `visit(v)` passes on `v`'s gradient as it is at that moment, then visits each input
-    in turn (an input used twice is visited twice), as in::
-
-        def visit(v):
-            v._backward()
-            for u in v.inputs:
-                visit(u)
+    Visiting a node passes on its gradient as it is at that moment (`v._backward()`),
+    then visits each of its inputs in turn, an input used twice twice: the recursion
+    `visit(v): v._backward(); for u in v.inputs: visit(u)`, run with a stack.
     """
     grads: dict[Value, float] = {graph.root: 1.0}
     steps: list[Step] = []
@@ -692,7 +695,7 @@ def _naive(
                 f"wrong: {name} passes on its gradient again (the recursion reached it "
                 f"again, along another use of {name}): these shares are counted twice"
             )
-        elif g != correct[v]:
+        elif wrong(g, correct[v]):
             note = (
                 f"wrong: {name} passes on {graph.num(g)}, but its gradient is "
                 f"{graph.num(correct[v])}: not every use of {name} has given it its share yet"
@@ -704,7 +707,7 @@ def _naive(
             note = ""  # said once, at the first share the push gives
         if len(steps) > NAIVE_LIMIT:
             raise ValueError(
-                f"explain(naive=True): the naive recursion visits a node once per path to "
+                f"{where}: the naive recursion visits a node once per path to "
                 f"it; on this graph that is more than {NAIVE_LIMIT:,} steps"
             )
         stack.extend(u for u in (v._b, v._a) if u is not None and u.requires_grad)
@@ -789,7 +792,7 @@ def _build(root: Value, naive: bool, fmt: str | None, where: str) -> BackwardSte
     steps, gradients = _correct(graph, _Builder(graph))
     if not naive:
         return BackwardSteps(root, steps, gradients, False, graph, gradients)
-    naive_steps, naive_grads = _naive(graph, _Builder(graph), gradients)
+    naive_steps, naive_grads = _naive(graph, _Builder(graph), gradients, where)
     return BackwardSteps(root, naive_steps, naive_grads, True, graph, gradients)
 
 
@@ -977,14 +980,14 @@ def _text(steps: BackwardSteps) -> str:
     w1 = max(len("naive"), *(len(r[1]) for r in rows))
     w2 = max(len("backward()"), *(len(r[2]) for r in rows))
     lines.append(f"{'':{width}}  {'naive':>{w1}}  {'backward()':>{w2}}")
-    wrong = 0
+    errors = 0
     for v, (name, got, right) in zip(nodes, rows, strict=True):
-        bad = steps.gradients[v] != steps._correct[v]
-        wrong += bad
+        bad = wrong(steps.gradients[v], steps._correct[v])
+        errors += bad
         lines.append(f"{name:{width}}  {got:>{w1}}  {right:>{w2}}{'  wrong' if bad else ''}")
-    if wrong:
+    if errors:
         lines += _prose(
-            f"the naive order gets {wrong} of {len(nodes)} gradients wrong: a node must wait "
+            f"the naive order gets {errors} of {len(nodes)} gradients wrong: a node must wait "
             "until every node that uses it has passed it its share (a topological order)",
             rest="",
         )
@@ -1041,7 +1044,7 @@ def _markdown(steps: BackwardSteps) -> str:
     if steps.naive:
         lines += ["| node | naive | `backward()` |", "|---|---:|---:|"]
         for v in nodes:
-            bad = " (wrong)" if steps.gradients[v] != steps._correct[v] else ""
+            bad = " (wrong)" if wrong(steps.gradients[v], steps._correct[v]) else ""
             lines.append(
                 f"| ${_cell(_tex_name(graph.name(v)))}$ | "
                 f"{graph.num(steps.gradients[v])}{bad} | {graph.num(steps._correct[v])} |"

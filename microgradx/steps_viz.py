@@ -34,7 +34,7 @@ from typing import Any
 
 from . import viz
 from .engine import Value, to_flag
-from .steps import BackwardSteps, Step, _build
+from .steps import BackwardSteps, Step, _build, wrong
 
 __all__ = [
     "MAX_FRAMES",
@@ -360,10 +360,10 @@ class _Builder:
         steps, graph = self.steps, self.steps._graph
         nodes = [v for v in graph.backward if v in steps.gradients]
         if steps.naive:
-            wrong = [graph.name(v) for v in nodes if steps.gradients[v] != steps._correct[v]]
+            bad = [graph.name(v) for v in nodes if wrong(steps.gradients[v], steps._correct[v])]
             text = (
-                "the naive replay got these gradients wrong: " + ", ".join(wrong)
-                if wrong
+                "the naive replay got these gradients wrong: " + ", ".join(bad)
+                if bad
                 else "here the naive replay happens to give the right gradients"
             )
             right = ", ".join(f"{graph.name(v)} {graph.num(steps._correct[v])}" for v in nodes)

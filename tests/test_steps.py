@@ -4,6 +4,8 @@ against backward() on random graphs, the naive replay's wrong number, bad input,
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import math
 import os
 import re
@@ -358,7 +360,9 @@ def test_naive_mode_refuses_a_graph_with_too_many_paths() -> None:
     for _ in range(16):  # 2**16 paths from y down to x
         y = y + y
     assert len(backward_steps(y).steps) == 32  # backward() itself: two steps a level
-    with pytest.raises(ValueError, match=f"more than {NAIVE_LIMIT:,} steps"):
+    with pytest.raises(
+        ValueError, match=rf"explain\(\): the naive recursion .* more than {NAIVE_LIMIT:,} steps"
+    ):
         explain(y, naive=True)
 
 
@@ -543,3 +547,10 @@ def test_the_lectures_re_used_node_cell() -> None:
     leaf = Value(1.0)
     leaf._backward()  # a leaf has nothing to pass on
     assert leaf.grad == 0.0
+
+
+@pytest.mark.parametrize("name", ["steps", "steps_viz"])
+def test_docstring_examples_run(name: str) -> None:
+    module = importlib.import_module(f"microgradx.{name}")
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
