@@ -344,7 +344,7 @@ class _Builder:
             )
         if s.note:
             notes.append(s.note)
-        frame = Frame("backward", title, s.text, " ".join(notes))
+        frame = Frame("backward", title, s.text, "; ".join(notes))
         n, i = self.node_id(inp), self.ids[id(node)]
         frame.texts[f"{n}-grad"] = f"grad {self.number(s.after)}"
         frame.values[n] = ["grad", repr(s.after)]
