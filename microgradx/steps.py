@@ -41,6 +41,7 @@ from .engine import Value
 from .primitive import REGISTRY
 
 __all__ = [
+    "DRAWING",
     "NAIVE_LIMIT",
     "WIDTH",
     "BackwardSteps",
@@ -769,14 +770,25 @@ class BackwardSteps(Iterator[Step]):
 
     def html(self, **options: Any) -> str:
         """The interactive page (`render_steps` writes it; `options` as there)."""
-        from .steps_viz import page_html
-
-        return page_html(self, **options)
+        return _shown_by("page")(self, **options)
 
     def _repr_html_(self) -> str:
-        from .steps_viz import notebook_html
+        return _shown_by("notebook")(self)
 
-        return notebook_html(self)
+
+#: how steps are drawn: `microgradx.steps_viz` registers its page makers here when it is
+#: imported (the package's top level imports it), so that this module, which only
+#: computes the steps, does not import the drawing code
+DRAWING: dict[str, Callable[..., str]] = {}
+
+
+def _shown_by(kind: str) -> Callable[..., str]:
+    try:
+        return DRAWING[kind]
+    except KeyError:
+        raise RuntimeError(
+            "the step-by-step page needs microgradx.steps_viz: import microgradx"
+        ) from None
 
 
 def _build(root: Value, naive: bool, fmt: str | None, where: str) -> BackwardSteps:

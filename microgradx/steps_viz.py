@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from . import viz
-from .engine import Value, to_flag
-from .steps import BackwardSteps, Step, _build, wrong
+from .checks import to_count, to_flag, to_real
+from .engine import Value
+from .steps import DRAWING, BackwardSteps, Step, _build, wrong
 
 __all__ = [
     "MAX_FRAMES",
@@ -136,12 +137,6 @@ class Lesson:
     height: float
 
 
-def _check_count(n: object, name: str, where: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{where}: {name} must be a positive int, got {n!r}")
-    return n
-
-
 def _check_fmt(fmt: object, where: str) -> str:
     if not isinstance(fmt, str):
         raise TypeError(f"{where}: fmt must be a format spec such as '.4f', got {fmt!r}")
@@ -171,7 +166,7 @@ def lesson(
     forward = to_flag(forward, f"{where}: forward")
     stack = to_flag(stack, f"{where}: stack")
     fmt = _check_fmt(fmt, where)
-    max_nodes = _check_count(max_nodes, "max_nodes", where)
+    max_nodes = to_count(max_nodes, f"{where}: max_nodes")
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"{where}: rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
     drawn = viz._Drawn()
@@ -919,11 +914,10 @@ def notebook_html(steps: BackwardSteps) -> str:
 
 
 def _check_seconds(seconds: object, where: str) -> float:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"{where}: seconds must be a number, got {type(seconds).__name__}")
-    if not (math.isfinite(seconds) and 0.05 <= seconds <= 60):
+    seconds = to_real(seconds, f"{where}: seconds")
+    if not 0.05 <= seconds <= 60:  # nan fails too
         raise ValueError(f"{where}: seconds must be between 0.05 and 60, got {seconds!r}")
-    return float(seconds)
+    return seconds
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -1031,3 +1025,6 @@ def render_steps(
 def written_frames(folder: str | os.PathLike[str]) -> Sequence[Path]:
     """The frames `render_steps` wrote into `folder`, in order."""
     return sorted(p for p in Path(folder).iterdir() if _FRAME_NAME.fullmatch(p.name))
+
+
+DRAWING.update(page=page_html, notebook=notebook_html)

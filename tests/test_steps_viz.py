@@ -238,6 +238,10 @@ def test_bad_input_writes_nothing(tmp_path: Path) -> None:
         render_steps(loss, tmp_path / "frames", seconds=0)
     with pytest.raises(TypeError, match="forward must be True or False"):
         render_steps(loss, tmp_path / "frames", forward="no")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="max_nodes must be an int, got str"):
+        render_steps(loss, tmp_path / "steps.html", max_nodes="9")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"fmt '\.4z' is not a valid float format"):
+        render_steps(loss, tmp_path / "steps.html", fmt=".4z")
     assert list(tmp_path.iterdir()) == []
 
 
