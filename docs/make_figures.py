@@ -2,7 +2,8 @@
 
 Each demo runs with its default settings and writes its pictures into docs/img/<demo>/;
 the figures that belong to no single demo (the computation graphs of the backpropagation
-page, the gradient on a contour map, those of the how-to pages, and the benchmark chart
+page, the gradient on a contour map, the finite differences of the derivative page, those
+of the how-to pages, and the benchmark chart
 from its recorded measurements; these land directly in docs/img/) are drawn here with the
 same library calls the pages show. Run it from anywhere and commit the results;
 `--only moons quadratic` remakes just those.
@@ -27,6 +28,7 @@ DEMOS = [
     "linear_regression",
     "loss_vs_metric",
     "moons",
+    "backprop_steps",
 ]
 
 
@@ -66,6 +68,18 @@ def gradient_figures(out: Path) -> list[Path]:
 
     plot_descent_2d(bowl, (-2.0, 1.5), lrs=(0.05, 0.22), steps=25, path=out / "descent_2d.png")
     return [out / "descent_2d.png"]
+
+
+def derivative_figures(out: Path) -> list[Path]:
+    """The error of finite differences against the exact derivative, by step h."""
+    from microgradx import Value
+    from microgradx.plot import plot_finite_differences
+
+    def f(x: Value) -> Value:
+        return x**3 - 5 * x**2 + 7 * x - 1
+
+    plot_finite_differences(f, 2.0, path=out / "finite_differences.png")
+    return [out / "finite_differences.png"]
 
 
 def howto_figures(out: Path) -> list[Path]:
@@ -121,17 +135,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="+",
-        help="remake only these demos / backprop / gradient / howto / benchmark",
+        help="remake only these demos / backprop / gradient / derivative / howto / benchmark",
     )
     parser.add_argument("--img", default=str(IMG), help="where to write (default docs/img)")
     args = parser.parse_args(argv)
     img = Path(args.img)
-    chosen = set(args.only or [*DEMOS, "backprop", "gradient", "howto", "benchmark"])
+    chosen = set(args.only or [*DEMOS, "backprop", "gradient", "derivative", "howto", "benchmark"])
     for name in DEMOS:
         if name in chosen:
             print(f"== {name}", flush=True)
             load_demo(name).main(["--out", str(img / name)])
-    for name, make in (("backprop", backprop_figures), ("gradient", gradient_figures)):
+    extra = [
+        ("backprop", backprop_figures),
+        ("gradient", gradient_figures),
+        ("derivative", derivative_figures),
+    ]
+    for name, make in extra:
         if name in chosen:
             (img / name).mkdir(parents=True, exist_ok=True)
             for p in make(img / name):

@@ -18,6 +18,8 @@ from .forward import hvp, jvp
 from .gc_pause import gc_paused
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .newton import newton
+from .steps import backward_steps, explain
+from .steps_viz import render_steps
 from .testing import GradcheckError, gradcheck, gradgradcheck
 from .transforms import derivative, hessian, value_and_grad
 from .viz import draw_dot, render
@@ -27,11 +29,13 @@ __version__ = "0.1.0"
 __all__ = [
     "GradcheckError",
     "Value",
+    "backward_steps",
     "compile",
     "defprim",
     "derivative",
     "draw_dot",
     "enable_grad",
+    "explain",
     "gc_paused",
     "grad",
     "gradcheck",
@@ -45,6 +49,7 @@ __all__ = [
     "newton",
     "no_grad",
     "render",
+    "render_steps",
     "save",
     "value_and_grad",
 ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +31,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "finite_differences",
     "legend_overlaps",
     "plot_decision_boundary",
     "plot_derivative",
     "plot_descent",
     "plot_descent_2d",
+    "plot_finite_differences",
     "plot_loss",
     "require",
 ]
@@ -298,6 +301,127 @@ def _value_and_slope(f: Callable[[Value], Value], x: float) -> tuple[float, floa
     if y.requires_grad:
         y.backward()
     return y.data, float(v.grad)
+
+
+# -- finite differences against the exact derivative --------------------------------------
+
+#: the steps h of `plot_finite_differences`: four per decade, from 1e-1 down to 1e-16
+FD_STEPS = tuple(10 ** (-k / 4) for k in range(4, 65))
+
+
+def finite_differences(
+    f: Callable[[Value], Value], x: float, hs: Iterable[float] = FD_STEPS
+) -> tuple[float, list[tuple[float, float, float]]]:
+    """The exact derivative of `f` at `x` (from `backward()`) and, for each step `h`, the
+    forward difference `(f(x + h) - f(x)) / h` and the central difference
+    `(f(x + h) - f(x - h)) / (2 h)`, computed in floats.
+
+    Examples:
+        >>> exact, rows = finite_differences(lambda x: x * x, 3.0, [0.5])
+        >>> exact, rows
+        (6.0, [(0.5, 6.5, 6.0)])
+    """
+    _callable(f, "finite_differences(f)")
+    x = _number(x, "finite_differences(x)")
+    steps = _floats(list(hs), "finite_differences(hs)")
+    if not all(h > 0 and math.isfinite(h) for h in steps):
+        raise ValueError(f"finite_differences(): every h must be a positive number, got {steps}")
+    _, exact = _value_and_slope(f, x)
+    fx = _eval(f, x)
+    rows = []
+    for h in steps:
+        up, down = _eval(f, x + h), _eval(f, x - h)
+        rows.append((h, (up - fx) / h, (up - down) / (2 * h)))
+    return exact, rows
+
+
+def plot_finite_differences(
+    f: Callable[[Value], Value],
+    x: float,
+    *,
+    hs: Iterable[float] = FD_STEPS,
+    title: str | None = None,
+    path: PathLike | None = None,
+) -> Figure:
+    """How far the forward and central differences are from the exact derivative, by step h.
+
+    The exact `f'(x)` comes from `backward()`. As h shrinks the error first falls with
+    it (truncation error: about `|f''(x)| h / 2` for the forward difference and
+    `|f'''(x)| h^2 / 6` for the central one), until rounding takes over: the two values
+    of `f` agree in more and more digits, and what is left of their difference is
+    rounding noise, about `eps |f(x)| / h`. A diamond marks where those estimates meet.
+    Where `x + h == x` the estimate is 0: a cross marks the first such h of `1e-17,
+    1e-18, ...` (for `x = 2`, `h = 1e-17`). Steps where an estimate is exact have no
+    point on the log scale.
+
+    Args:
+        f: a function of one Value that returns a Value.
+        x: the point.
+        hs: the steps h (default: four per decade from 1e-1 down to 1e-16).
+        title: the title (by default it names `x` and the exact derivative).
+        path: where to save the figure (optional).
+
+    Returns:
+        The figure: x axis h (log, decreasing to the right), y axis the error (log).
+    """
+    from .transforms import derivative
+
+    exact, rows = finite_differences(f, x, hs)
+    x = _number(x, "plot_finite_differences(x)")
+    if not math.isfinite(exact):
+        raise ValueError(f"plot_finite_differences(): f'({x:g}) is {exact}, not a finite number")
+    fx = _eval(f, x)
+    fig, (ax,) = _figure(width=7.0, height=4.6)
+    steps = [h for h, _, _ in rows]
+
+    def error(estimate: float) -> float:
+        e = abs(estimate - exact)
+        return e if e > 0 else math.nan  # an exact estimate has no place on a log scale
+
+    forward = [error(fw) for _, fw, _ in rows]
+    central = [error(c) for _, _, c in rows]
+    ax.plot(steps, forward, "o-", color="C0", ms=3, lw=1.4, label="forward (f(x+h) - f(x)) / h")
+    ax.plot(steps, central, "s-", color="C1", ms=3, lw=1.4,
+            label="central (f(x+h) - f(x-h)) / 2h")  # fmt: skip
+    # where truncation gives way to rounding: where |f''| h / 2 (forward) or |f'''| h^2 / 6
+    # (central) meets the rounding noise eps |f(x)| / h; marked on the curve's nearest step
+    noise = sys.float_info.epsilon * abs(fx)
+    second, third = derivative(f, 2)(x), derivative(f, 3)(x)
+    turns = [
+        ("forward", "C0", forward, (2 * noise / abs(second)) ** 0.5 if second else 0.0),
+        ("central", "C1", central, (3 * noise / abs(third)) ** (1 / 3) if third else 0.0),
+    ]
+    for name, color, errors, at in turns:
+        if not (noise > 0 and math.isfinite(at) and at > 0):
+            continue
+        k = min(range(len(steps)), key=lambda i: abs(math.log(steps[i] / at)))
+        if math.isfinite(errors[k]):
+            ax.plot([steps[k]], [errors[k]], "D", color=color, ms=8, mfc="white", mew=1.6,
+                    label=f"{name}: rounding takes over near h = {at:.0e}")  # fmt: skip
+    tiny = next((10.0**-k for k in range(17, 330) if x + 10.0**-k == x), None)
+    if tiny is not None and tiny < min(steps) and exact != 0:
+        # both estimates are 0 there: the error is |f'(x)|
+        ax.plot([tiny], [abs(exact)], "X", color="C3", ms=8,
+                label=f"h = {tiny:.0e}: x + h == x, so both estimates are 0")  # fmt: skip
+    ax.text(0.02, 0.04, "truncation error: ~h (forward), ~h² (central)", fontsize=8,
+            color="0.25", transform=ax.transAxes)  # fmt: skip
+    ax.text(0.98, 0.04, "rounding error: ~eps / h", fontsize=8, color="0.25", ha="right",
+            transform=ax.transAxes)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=min(1e-12, *(e for e in forward + central if e > 0)) / 10, top=1e6)
+    ax.invert_xaxis()
+    ax.set(
+        title=title
+        or f"Finite differences at x = {x:g}, against f'(x) = {exact:g} from backward()",
+        xlabel="step h (smaller to the right)",
+        ylabel="error |estimate - f'(x)|",
+    )
+    ax.grid(alpha=0.3, which="major")
+    ax.legend(loc="upper center", fontsize=8)  # above the valley, below the top
+    if legend_overlaps(ax):  # a curve reaches up there: beside the axes instead
+        _legend(ax)
+    return _finish(fig, path)
 
 
 # -- gradient descent ---------------------------------------------------------------------

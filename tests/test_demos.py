@@ -57,6 +57,7 @@ def written(lines: list[str]) -> list[Path]:
             (kind == ".png" and data[:4] == b"\x89PNG")
             or (kind == ".gif" and data[:6] == b"GIF89a")
             or (kind == ".svg" and b"<svg" in data[:1000])
+            or (kind == ".html" and data.startswith(b"<!DOCTYPE html>"))
         ), f
     return files
 
@@ -182,6 +183,30 @@ def test_digits(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert [f.name for f in written(lines)] == ["loss.png"]
 
 
+def test_backprop_steps(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    lines = run("backprop_steps", capsys, "--out", str(tmp_path))
+    assert lines[:9] == [
+        "L = (a*b + c) * f at a=2, b=-3, c=10, f=-2; backward() runs these steps:",
+        "L.grad = 1.0  (the seed: dL/dL = 1)",
+        "d.grad += dL/dd = f * L.grad = -2.0 * 1.0 = -2.0",
+        "f.grad += dL/df = d * L.grad = 4.0 * 1.0 = 4.0",
+        "e.grad += dL/de = 1 * d.grad = 1.0 * -2.0 = -2.0",
+        "c.grad += dL/dc = 1 * d.grad = 1.0 * -2.0 = -2.0",
+        "a.grad += dL/da = b * e.grad = -3.0 * -2.0 = 6.0",
+        "b.grad += dL/db = a * e.grad = 2.0 * -2.0 = -4.0",
+        "gradients: L 1.0, d -2.0, e -2.0, a 6.0, b -4.0, c -2.0, f 4.0",
+    ]
+    assert "x1.grad += do/dx1 = w1 * (x1*w1).grad = -3.0000 * 0.5000 = -1.5000" in lines
+    assert "a    8.0         4.0  wrong" in lines
+    names = [str(f.relative_to(tmp_path)) for f in written(lines)]
+    frames = [f"expression/frame-{i:03d}.svg" for i in range(9)]
+    assert names == [
+        "expression.html", "expression.gif", *frames, "neuron.html", "neuron.gif", "naive.html",
+    ]  # fmt: skip
+    naive = (tmp_path / "naive.html").read_text("utf-8")
+    assert "the naive replay got these gradients wrong: a" in naive
+
+
 def test_make_figures_runs_the_demos_and_draws_the_extra_figures(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -190,7 +215,7 @@ def test_make_figures_runs_the_demos_and_draws_the_extra_figures(
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert set(module.DEMOS) <= {p.stem for p in DEMOS.glob("*.py")}
-    only = ["stationary_points", "backprop", "gradient", "howto", "benchmark"]
+    only = ["stationary_points", "backprop", "gradient", "derivative", "howto", "benchmark"]
     argv = ["--only", *only, "--img", str(tmp_path)]
     assert module.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -199,6 +224,7 @@ def test_make_figures_runs_the_demos_and_draws_the_extra_figures(
         "backprop/graph.svg",
         "backprop/neuron.svg",
         "benchmark.png",
+        "derivative/finite_differences.png",
         "gradient/descent_2d.png",
         "graph_expression.png",
         "graph_expression.svg",

@@ -29,7 +29,7 @@ def tutorial_path() -> list[tuple[int, str]]:
 
 def test_readme_and_the_tutorial_list_the_same_demos_in_the_same_order() -> None:
     readme, tutorial = readme_path(), tutorial_path()
-    assert len(readme) == 10
+    assert len(readme) == 11
     assert readme == tutorial
 
 

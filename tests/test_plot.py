@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -14,11 +15,13 @@ from matplotlib.text import Text
 from microgradx import Value
 from microgradx.descent import gradient_descent
 from microgradx.plot import (
+    finite_differences,
     legend_overlaps,
     plot_decision_boundary,
     plot_derivative,
     plot_descent,
     plot_descent_2d,
+    plot_finite_differences,
     plot_loss,
     require,
 )
@@ -234,3 +237,79 @@ def test_require_names_the_extra_to_install() -> None:
     message = str(e.value)
     assert message.startswith("demos/x.py needs no_such_module_xyz")
     assert 'pip install -e ".[plot]"' in message and 'pip install "microgradx[plot]"' in message
+
+
+# -- finite differences against the exact derivative ---------------------------------------
+
+
+def cubic(x: Value) -> Value:
+    return x**3 - 5 * x**2 + 7 * x - 1
+
+
+def test_finite_differences_are_computed_in_floats_against_backward() -> None:
+    exact, rows = finite_differences(cubic, 2.0, [1e-1, 1e-8, 1e-17])
+    assert exact == -1.0  # f'(2) = 3*4 - 10*2 + 7, from backward()
+    (h1, fw1, c1), (h2, fw2, c2), (h3, fw3, c3) = rows
+    assert (h1, h2, h3) == (1e-1, 1e-8, 1e-17)
+    f = lambda x: x**3 - 5 * x**2 + 7 * x - 1  # noqa: E731 - the same f on floats
+    assert fw1 == (f(2.1) - f(2.0)) / 0.1 and c1 == (f(2.1) - f(1.9)) / 0.2
+    assert abs(fw1 - exact) == pytest.approx(0.1 + 0.01, rel=1e-6)  # f''h/2 + f'''h²/6
+    assert abs(c1 - exact) == pytest.approx(0.01, rel=1e-6)  # f'''h²/6
+    assert abs(fw2 - exact) < 1e-6 and abs(c2 - exact) < 1e-6
+    assert (2.0 + 1e-17 == 2.0) and fw3 == 0.0 and c3 == 0.0  # x + h == x: the estimate is 0
+    with pytest.raises(ValueError, match="every h must be a positive number"):
+        finite_differences(cubic, 2.0, [0.1, 0.0])
+    with pytest.raises(TypeError, match="expected a function"):
+        finite_differences(3, 2.0)  # type: ignore[arg-type]
+
+
+def test_the_finite_differences_picture_reads_as_the_derivative_page_says(
+    tmp_path: Path,
+) -> None:
+    from test_pictures import clashes
+
+    fig = plot_finite_differences(cubic, 2.0, path=tmp_path / "fd.png")
+    assert_png(tmp_path / "fd.png")
+    (ax,) = fig.axes
+    assert ax.get_title() == "Finite differences at x = 2, against f'(x) = -1 from backward()"
+    assert ax.get_xlabel() == "step h (smaller to the right)"
+    assert ax.get_ylabel() == "error |estimate - f'(x)|"
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert ax.xaxis_inverted()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "forward (f(x+h) - f(x)) / h",
+        "central (f(x+h) - f(x-h)) / 2h",
+        "forward: rounding takes over near h = 1e-08",
+        "central: rounding takes over near h = 5e-06",
+        "h = 1e-17: x + h == x, so both estimates are 0",
+    ]
+    assert [t.get_text() for t in ax.texts] == [
+        "truncation error: ~h (forward), ~h² (central)",
+        "rounding error: ~eps / h",
+    ]
+    forward, central, turn_f, turn_c, tiny = ax.get_lines()
+    hs = list(forward.get_xdata())
+    assert hs[0] == 1e-1 and hs[-1] == pytest.approx(1e-16) and len(hs) == 61
+    fw, ce = list(forward.get_ydata()), list(central.get_ydata())
+    # truncation: the forward error falls like h, the central like h², down to ~1e-4
+    assert fw[0] / fw[8] == pytest.approx(100, rel=0.1)
+    assert ce[0] / ce[8] == pytest.approx(10_000, rel=0.1)
+    # where truncation gives way to rounding: each curve's smallest error
+    best_f = hs[min(range(len(fw)), key=lambda i: fw[i])]
+    best_c = hs[min(range(len(ce)), key=lambda i: ce[i])]
+    assert 1e-9 < best_f < 1e-6 and 1e-6 < best_c < 1e-4
+    assert min(ce) < 1e-9 < min(fw)  # the central difference gets closer
+    # learners who try h = 1e-10 get rounding noise: worse than at h = 1e-8
+    at = {round(-4 * math.log10(h)): i for i, h in enumerate(hs)}
+    assert fw[at[40]] > 1e-8 and fw[at[52]] > 1e-5  # h = 1e-10 and h = 1e-13
+    assert list(tiny.get_xdata()) == [1e-17] and list(tiny.get_ydata()) == [1.0]
+    # the diamonds: the steps nearest sqrt(eps |f| / (|f''| / 2)) and its central match
+    eps = sys.float_info.epsilon
+    for line, at in ((turn_f, eps**0.5), (turn_c, (3 * eps / 6) ** (1 / 3))):
+        assert abs(math.log10(line.get_xdata()[0] / at)) <= 0.125
+    assert clashes(fig) == []
+
+
+def test_finite_differences_picture_refuses_a_derivative_that_is_not_a_number() -> None:
+    with pytest.raises(ValueError, match=r"f'\(0\) is inf, not a finite number"):
+        plot_finite_differences(lambda x: x.sqrt(), 0.0)
