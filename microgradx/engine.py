@@ -214,8 +214,8 @@ class Value(Operators):
         micrograd's lecture calls it node by node, from the output back; `backward()`
         does all of them, in the right order, in one pass.
         """
-        for node, share in chain_rule(self, self.grad):
-            node.grad += share
+        for node, part in chain_rule(self, self.grad):
+            node.grad = part if node.grad is None else node.grad + part  # None: set_to_none
 
 
 def _node(cls: type[Value], data: Any, grad: Any, label: str, code: int, a: Any, b: Any) -> Value:

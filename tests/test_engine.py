@@ -125,6 +125,13 @@ def test_backward_by_hand_node_by_node_as_in_the_lecture() -> None:
     L.grad = 0.0
     L.backward()
     assert (a.grad, b.grad, c.grad, f.grad) == (6.0, -4.0, -2.0, 4.0)
+    # a .grad set to None (zero_grad(set_to_none=True)) takes the share as it is
+    for v in (a, b, c, f, d, e):
+        v.grad = None
+    L.grad = 1.0
+    for node in (L, d, e):
+        node._backward()
+    assert (a.grad, b.grad, c.grad, f.grad) == (6.0, -4.0, -2.0, 4.0)
 
 
 def test_the_topological_walk_touches_nothing_and_follows_given_inputs() -> None:
