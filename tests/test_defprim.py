@@ -383,3 +383,26 @@ def test_a_conditional_rule_that_may_raise_adds_to_what_came_before() -> None:
         assert x.grad == expected, (op.name, x0)
         (g,) = grad(x * 3.0 + op(x), [x], create_graph=True)
         assert g.data == expected
+
+
+@pytest.mark.parametrize(
+    "method", ["__bool__", "__hash__", "__eq__", "__init__", "__getattribute__", "__repr__"]
+)
+def test_defprim_refuses_protocol_method_names(method: str) -> None:
+    name = f"proto_{uuid.uuid4().hex[:8]}"
+    before = getattr(Value, method)
+    with pytest.raises(ValueError, match=rf"method '{method}' would change how Python treats"):
+        defprim(name, "x * 2", "g * 2", methods=(method,))
+    assert name not in REGISTRY.by_name and getattr(Value, method) is before
+    v = Value(0.0)
+    assert (bool(v), v == Value(0.0), v == v) == (False, False, True)
+
+
+def test_defprim_allows_an_arithmetic_dunder_and_its_reflected_form() -> None:
+    # a scalar "matrix product" is the product: @ on Values, numbers on either side
+    name = f"matmul_{uuid.uuid4().hex[:8]}"
+    defprim(name, "x * y", "g * y", "g * x", methods=("__matmul__", "__rmatmul__"))
+    x = Value(7.0)
+    y = (x @ 3.0) + (2.0 @ x)  # type: ignore[operator]
+    y.backward()
+    assert (y.data, x.grad) == (35.0, 5.0)

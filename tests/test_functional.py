@@ -352,3 +352,20 @@ def test_newton_refuses_bad_input() -> None:
         newton(cubic, 0.0, max_iter=-1)
     with pytest.raises(TypeError, match="str"):
         newton(cubic, "0")
+
+
+# -- the same Value passed for two arguments (issue 13 item 4) ------------------------------------
+
+
+def test_transforms_with_one_value_for_two_arguments_count_it_once() -> None:
+    # torch.autograd.functional gives these numbers for the same tensor passed twice; so
+    # does treating the two arguments as two variables (the numbers path below)
+    v = Value(3.0)
+    primal, tangent = jvp(lambda a, b: a + b, (v, v), (1.0, 1.0))
+    assert (primal.data, tangent.data) == (6.0, 2.0)
+    assert jvp(lambda a, b: a + b, (3.0, 3.0), (1.0, 1.0))[1] == 2.0
+    h = [[e.data for e in row] for row in hessian(lambda a, b: a * b, [v, v])]
+    assert h == [[0.0, 1.0], [1.0, 0.0]]
+    assert h == hessian(lambda a, b: a * b, [3.0, 3.0])
+    assert [e.data for e in hvp(lambda a, b: a * b, [v, v], [1.0, 0.0])] == [0.0, 1.0]
+    assert v.grad == 0.0
