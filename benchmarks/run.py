@@ -319,8 +319,9 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def chart(results: dict[str, Any], path: Path) -> None:
-    """Bar charts: each engine's speed-up over micrograd, and its time per step (log scales)."""
+def chart_figure(results: dict[str, Any]) -> Any:
+    """The benchmark chart as a matplotlib Figure: each engine's speed-up over micrograd
+    (top) and its time per step (bottom), both on log scales, one bar per GC mode."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -328,34 +329,47 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
     names = list(results["steps"])
     modes = (("on", "GC on (default)"), ("off", "GC off"))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), dpi=110)
+    # one column, 7.5 in wide: shown in the docs' text column at about its own size
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 8.0), dpi=110)
     width = 0.38
     for j, (m, label) in enumerate(modes):
         xs = [i + (j - 0.5) * width for i in range(len(names))]
         ratios = [results["ratios"][e][f"gc_{m}"] for e in names]
-        bars = left.bar(xs, ratios, width, label=label)
-        left.bar_label(bars, labels=[_times(v) for v in ratios], fontsize=7)
+        bars = top.bar(xs, ratios, width, label=label)
+        top.bar_label(bars, labels=[_times(v) for v in ratios], fontsize=8)
         ms = [results["steps"][e][f"gc_{m}"]["median_ms"] for e in names]
-        bars = right.bar(xs, ms, width, label=label)
-        right.bar_label(
-            bars, labels=[f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in ms], fontsize=7
-        )
-    left.axhline(1.0, color="gray", linewidth=1)
-    left.set_ylabel("speed-up over micrograd 0.1.0 (x)")
-    right.set_ylabel("milliseconds per training step (median)")
-    for ax in (left, right):
+        bars = bottom.bar(xs, ms, width, label=label)
+        bottom.bar_label(bars, labels=[_ms(v) for v in ms], fontsize=8)
+    top.axhline(1.0, color="gray", linewidth=1)
+    top.set_ylabel("speed-up over micrograd 0.1.0 (x)", fontsize=9)
+    bottom.set_ylabel("milliseconds per training step (median)", fontsize=9)
+    for ax in (top, bottom):
         ax.set_yscale("log")
+        ax.margins(y=0.15)  # room for the labels above the tallest bars
         ax.set_xticks(range(len(names)))
-        ax.set_xticklabels([_short(e) for e in names], fontsize=7)
+        ax.set_xticklabels([_short(e) for e in names], fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
         ax.legend(fontsize=8)
     fig.suptitle(
         f"moons training step, MLP(2, [16, 16, 1]), {results['setting']['points']} points",
         fontsize=10,
     )
     fig.tight_layout()
+    return fig
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    """Draw `chart_figure(results)` to `path` (PNG)."""
+    import matplotlib.pyplot as plt
+
+    fig = chart_figure(results)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+def _ms(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
 
 
 def _times(v: float) -> str:

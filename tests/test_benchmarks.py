@@ -14,6 +14,7 @@ RUN = ROOT / "benchmarks" / "run.py"
 sys.path.insert(0, str(RUN.parent))
 
 import engines  # noqa: E402
+import run  # noqa: E402
 
 ENGINES = ["micrograd", "eager", "compiled", "autograd"]  # torch is optional: not required here
 
@@ -72,6 +73,34 @@ def test_table_and_chart_are_written(quick):
     for engine in ENGINES:
         assert engines.LABELS[engine] in stdout
     assert (out / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_chart_shows_the_recorded_numbers() -> None:
+    import matplotlib.pyplot as plt
+
+    results = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text("utf-8"))
+    fig = run.chart_figure(results)
+    try:
+        top, bottom = fig.axes
+        assert fig.get_size_inches().tolist() == [7.5, 8.0]
+        assert top.get_ylabel() == "speed-up over micrograd 0.1.0 (x)"
+        assert bottom.get_ylabel() == "milliseconds per training step (median)"
+        assert fig._suptitle.get_text().startswith("moons training step, MLP(2, [16, 16, 1])")
+        names = list(results["steps"])
+        shown = [t.get_text() for t in top.get_xticklabels()]
+        assert shown == [run._short(e) for e in names]
+        for ax, numbers, fmt in (
+            (top, lambda e, m: results["ratios"][e][f"gc_{m}"], run._times),
+            (bottom, lambda e, m: results["steps"][e][f"gc_{m}"]["median_ms"], run._ms),
+        ):
+            labels = [t.get_text() for t in ax.texts]  # the bar labels, GC on then off
+            assert labels == [fmt(numbers(e, m)) for m in ("on", "off") for e in names]
+            heights = [p.get_height() for p in ax.patches]
+            assert heights == [numbers(e, m) for m in ("on", "off") for e in names]
+        every_text = [t for ax in fig.axes for t in (*ax.texts, *ax.get_xticklabels())]
+        assert min(t.get_fontsize() for t in every_text) >= 8
+    finally:
+        plt.close(fig)
 
 
 def test_the_workloads_start_from_micrograds_weights():
