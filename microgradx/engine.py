@@ -481,10 +481,7 @@ def _backpropagate(
         # exact numbers: the plain pass (their arithmetic is slow anyway)
         adjoints = _exact_adjoints(order, seed)
         if accumulate:
-            for v in order:
-                g = adjoints.get(v)
-                if g is not None:
-                    v.grad = g if v.grad is None else v.grad + g
+            _accumulate(order, adjoints)
         return order, mark, adjoints
     if create_graph:
         with enable_grad():
@@ -492,14 +489,19 @@ def _backpropagate(
         # the adjoints stay out of `_adj`: a node's derivative graph often contains the node
         # itself, and keeping it there would make a reference cycle
         if accumulate:
-            for v in order:
-                g = adjoints.get(v)
-                if g is not None:
-                    v.grad = g if v.grad is None else v.grad + g
+            _accumulate(order, adjoints)
         return order, mark, adjoints
     root._adj = seed
     backward_kernel(order, accumulate, REGISTRY.steps)
     return order, mark, None
+
+
+def _accumulate(order: list[Value], adjoints: dict[Value, Any]) -> None:
+    """Add each node's adjoint of this pass to its `.grad` (a `.grad` of None takes it)."""
+    for v in order:
+        g = adjoints.get(v)
+        if g is not None:
+            v.grad = g if v.grad is None else v.grad + g
 
 
 def _exact_adjoints(order: list[Value], seed: Any) -> dict[Value, Any]:

@@ -234,20 +234,16 @@ def evaluate(
             return operand
         if isinstance(node, ast.BinOp):
             a, b = walk(node.left), walk(node.right)
-            if isinstance(node.op, ast.Add):
-                return a + b
-            if isinstance(node.op, ast.Sub):
-                return a - b
-            if isinstance(node.op, ast.Mult):
-                return a * b
-            if isinstance(node.op, ast.Div):
-                return kind.div(a, b) if _numbers(a, b) else a / b
-            return kind.pow(a, b) if _numbers(a, b) else a**b
+            if isinstance(node.op, ast.Div) and _numbers(a, b):
+                return kind.div(a, b)  # the kind's edges: an exact zero, inf
+            if isinstance(node.op, ast.Pow) and _numbers(a, b):
+                return kind.pow(a, b)
+            return rules.BINARY[type(node.op)](a, b)
         if isinstance(node, ast.Compare):
             left = data(walk(node.left))
             for op, right_node in zip(node.ops, node.comparators, strict=True):
                 right = data(walk(right_node))
-                if not _COMPARE[type(op)](left, right):
+                if not rules.COMPARISON[type(op)](left, right):
                     return False
                 left = right
             return True
@@ -274,16 +270,6 @@ def evaluate(
 
 def _numbers(a: Any, b: Any) -> bool:
     return isinstance(a, numbers.Real) and isinstance(b, numbers.Real)
-
-
-_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
-    ast.Eq: lambda a, b: a == b,
-    ast.NotEq: lambda a, b: a != b,
-    ast.Lt: lambda a, b: a < b,
-    ast.LtE: lambda a, b: a <= b,
-    ast.Gt: lambda a, b: a > b,
-    ast.GtE: lambda a, b: a >= b,
-}
 
 
 # -- ops on exact numbers and on Values holding them -------------------------------------------

@@ -45,6 +45,8 @@ from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
+from .contexts import drive
+
 __all__ = ["gc_paused", "pause_depth"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -184,7 +186,7 @@ class gc_paused:  # noqa: N801 - a context manager named like no_grad and contex
 
             @functools.wraps(fn)
             def run_generator(*args: Any, **kwargs: Any) -> Any:
-                return (yield from _drive(fn(*args, **kwargs)))
+                return (yield from drive(fn(*args, **kwargs), gc_paused))
 
             return run_generator  # type: ignore[return-value]
 
@@ -199,33 +201,6 @@ class gc_paused:  # noqa: N801 - a context manager named like no_grad and contex
         return "gc_paused()"
 
 
-def _drive(inner: Any) -> Generator[Any, Any, Any]:
-    """Run the generator or coroutine `inner` step by step, each step with the collector
-    paused, passing on what it yields and what the caller sends or throws in."""
-    with gc_paused():
-        try:
-            item = inner.send(None)
-        except StopIteration as stop:
-            return stop.value
-    while True:
-        resume: Callable[[Any], Any]
-        try:
-            sent = yield item
-        except GeneratorExit:
-            with gc_paused():
-                inner.close()
-            raise
-        except BaseException as error:  # thrown in by the caller: pass it on
-            resume, sent = inner.throw, error
-        else:
-            resume = inner.send
-        with gc_paused():
-            try:
-                item = resume(sent)
-            except StopIteration as stop:
-                return stop.value
-
-
 class _Paused:
     """An awaitable that runs a coroutine with the collector paused between its awaits."""
 
@@ -233,4 +208,4 @@ class _Paused:
         self.coroutine = coroutine
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        return _drive(self.coroutine)
+        return drive(self.coroutine, gc_paused)

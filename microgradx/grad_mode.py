@@ -15,6 +15,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
+from .contexts import drive
+
 F = TypeVar("F", bound=Callable[..., Any])
 _Mode = TypeVar("_Mode", bound="_GradMode")
 
@@ -91,29 +93,7 @@ class _GradMode:
 
             @functools.wraps(fn)
             def run_generator(*args: Any, **kwargs: Any) -> Any:
-                with mode():
-                    gen = fn(*args, **kwargs)
-                    try:
-                        item = next(gen)
-                    except StopIteration as stop:
-                        return stop.value
-                while True:
-                    resume: Callable[[Any], Any]
-                    try:
-                        sent = yield item
-                    except GeneratorExit:
-                        with mode():
-                            gen.close()
-                        raise
-                    except BaseException as error:  # thrown in by the caller: pass it on
-                        resume, sent = gen.throw, error
-                    else:
-                        resume = gen.send
-                    with mode():
-                        try:
-                            item = resume(sent)
-                        except StopIteration as stop:
-                            return stop.value
+                return (yield from drive(fn(*args, **kwargs), lambda: mode()))
 
             return run_generator  # type: ignore[return-value]
 

@@ -11,11 +11,30 @@ them; `microgradx.codegen` turns them into Python source.
 from __future__ import annotations
 
 import ast
+import operator
 from collections.abc import Callable, Collection
+from typing import Any
 
-_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+#: the rule language's arithmetic operators, with what each means in Python
+BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
+#: its comparisons, with what each means in Python
+COMPARISON: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_BINOPS = tuple(BINARY)
 _UNARY = (ast.USub, ast.UAdd, ast.Not)
-_COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_COMPARE = tuple(COMPARISON)
 
 #: the names a rule may read besides its inputs
 RULE_NAMES = ("out", "g")

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import engine
+from . import engine, rules
 from .codegen.eager import INPUTS
 from .engine import Value
 from .primitive import REGISTRY
@@ -199,26 +199,9 @@ def _neg(e: ast.expr) -> ast.expr:
     return ast.UnaryOp(ast.USub(), e)
 
 
-_FOLD: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
-    ast.Pow: lambda a, b: a**b,
-}
-_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Eq: lambda a, b: a == b,
-    ast.NotEq: lambda a, b: a != b,
-    ast.Lt: lambda a, b: a < b,
-    ast.LtE: lambda a, b: a <= b,
-    ast.Gt: lambda a, b: a > b,
-    ast.GtE: lambda a, b: a >= b,
-}
-
-
 def _fold(op: ast.operator, a: Any, b: Any) -> ast.expr | None:
     try:
-        result = _FOLD[type(op)](a, b)
+        result = rules.BINARY[type(op)](a, b)
     except (ArithmeticError, ValueError):
         return None
     return _const(result) if isinstance(result, (int, float)) else None
@@ -267,7 +250,7 @@ def _simplify(e: ast.expr, env: dict[str, ast.expr]) -> ast.expr:
             values = [p.value for p in parts if isinstance(p, ast.Constant)]
             return _const(
                 all(
-                    _COMPARE[type(op)](a, b)
+                    rules.COMPARISON[type(op)](a, b)
                     for op, a, b in zip(e.ops, values, values[1:], strict=False)
                 )
             )
