@@ -19,10 +19,10 @@ from .gc_pause import gc_paused
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .newton import newton
 from .steps import backward_steps, explain
-from .steps_viz import render_steps
 from .testing import GradcheckError, gradcheck, gradgradcheck
 from .transforms import derivative, hessian, value_and_grad
 from .viz import draw_dot, render
+from .viz.steps import render_steps
 
 __version__ = "0.1.0"
 

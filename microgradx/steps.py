@@ -9,7 +9,7 @@ the last bit. Nothing is changed on the graph: no `.grad` is touched.
 
 `explain(root)` prints the steps as a learner reads them; `explain(root, naive=True)`
 replays the recursive backward pass without a topological order and shows where it goes
-wrong. `render_steps` (in `microgradx.steps_viz`) draws them as an interactive page, a
+wrong. `render_steps` (in `microgradx.viz.steps`) draws them as an interactive page, a
 GIF or one SVG per frame.
 
 Examples:
@@ -759,7 +759,7 @@ class BackwardSteps(Iterator[Step]):
         return _shown_by("notebook")(self)
 
 
-#: how steps are drawn: `microgradx.steps_viz` registers its page makers here when it is
+#: how steps are drawn: `microgradx.viz.steps` registers its page makers here when it is
 #: imported (the package's top level imports it), so that this module, which only
 #: computes the steps, does not import the drawing code
 DRAWING: dict[str, Callable[..., str]] = {}
@@ -770,7 +770,7 @@ def _shown_by(kind: str) -> Callable[..., str]:
         return DRAWING[kind]
     except KeyError:
         raise RuntimeError(
-            "the step-by-step page needs microgradx.steps_viz: import microgradx"
+            "the step-by-step page needs microgradx.viz.steps: import microgradx"
         ) from None
 
 

@@ -235,7 +235,18 @@ def test_forward_leaves_no_reference_cycles() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["nn", "losses", "optim", "data", "checkpoint", "train", "viz", "plot", "descent", "examples"],
+    [
+        "nn",
+        "losses",
+        "optim",
+        "data",
+        "checkpoint",
+        "train",
+        "viz.text",
+        "plot",
+        "descent",
+        "examples",
+    ],
 )
 def test_docstring_examples_run(name: str) -> None:
     module = importlib.import_module(f"microgradx.{name}")

@@ -549,7 +549,7 @@ def test_the_lectures_re_used_node_cell() -> None:
     assert leaf.grad == 0.0
 
 
-@pytest.mark.parametrize("name", ["steps", "steps_viz"])
+@pytest.mark.parametrize("name", ["steps", "viz.steps"])
 def test_docstring_examples_run(name: str) -> None:
     module = importlib.import_module(f"microgradx.{name}")
     result = doctest.testmod(module)

@@ -21,7 +21,7 @@ from PIL import Image
 
 from microgradx import Value, backward_steps, no_grad, render_steps
 from microgradx.examples import expression, neuron
-from microgradx.steps_viz import (
+from microgradx.viz.steps import (
     MAX_NODES,
     STYLES,
     Lesson,

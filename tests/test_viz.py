@@ -12,7 +12,15 @@ import pytest
 import microgradx
 from microgradx import Value, draw_dot, render, viz
 from microgradx.examples import expression
-from microgradx.viz import RendererNotFound, RenderError, path_between, to_svg, topological, trace
+from microgradx.viz import (
+    RendererNotFound,
+    RenderError,
+    path_between,
+    renderer,
+    to_svg,
+    topological,
+    trace,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -21,15 +29,15 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture
 def no_system_dot(monkeypatch: pytest.MonkeyPatch) -> None:
     """The machine has no system Graphviz: only graphviz-pure can render."""
-    monkeypatch.setattr(viz, "_system_dot", lambda: None)
+    monkeypatch.setattr(renderer, "system_dot", lambda: None)
     assert viz.find_renderer() is not None, "graphviz-pure (extra viz) must be installed"
     assert "graphviz-pure" in Path(viz.find_renderer() or "").name
 
 
 @pytest.fixture
 def no_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(viz, "_system_dot", lambda: None)
-    monkeypatch.setattr(viz, "_graphviz_pure", lambda: None)
+    monkeypatch.setattr(renderer, "system_dot", lambda: None)
+    monkeypatch.setattr(renderer, "_graphviz_pure", lambda: None)
 
 
 def records(source: str) -> dict[str, str]:
@@ -340,7 +348,7 @@ def test_a_renderer_failure_is_reported(tmp_path: Path) -> None:
 
 def test_graphviz_pure_is_found_next_to_the_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "")
-    assert viz._system_dot() is None
+    assert renderer.system_dot() is None
     found = viz.find_renderer()
     assert found is not None
     assert Path(found).name.startswith("graphviz-pure")

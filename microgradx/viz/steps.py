@@ -32,10 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import viz
-from .checks import to_count, to_flag, to_real
-from .engine import Value
-from .steps import DRAWING, BackwardSteps, Step, _build, wrong
+from ..checks import to_count, to_flag, to_real
+from ..engine import Value
+from ..steps import DRAWING, BackwardSteps, Step, _build, wrong
+from .diagram import CONST_COLOR, OP_STYLE, new_diagram, record, record_text, value_style
+from .graph import Drawn
+from .renderer import run
 
 __all__ = [
     "MAX_FRAMES",
@@ -169,7 +171,7 @@ def lesson(
     max_nodes = to_count(max_nodes, f"{where}: max_nodes")
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"{where}: rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
-    drawn = viz._Drawn()
+    drawn = Drawn()
     order = drawn.order([steps.root])
     if len(order) > max_nodes:
         raise ValueError(
@@ -190,7 +192,7 @@ class _Builder:
     def __init__(
         self,
         steps: BackwardSteps,
-        drawn: viz._Drawn,
+        drawn: Drawn,
         order: list[Value],
         forward: bool,
         rankdir: str,
@@ -225,9 +227,7 @@ class _Builder:
     # the drawing: draw_dot's boxes, with ids on every element a frame changes
     def _draw(self, grads: dict[str, list[float]]) -> tuple[str, tuple[float, float]]:
         root = self.steps.root
-        dot = viz.Diagram(format="svg", graph_attr={"rankdir": self.rankdir})
-        dot.attr("node", fontname="Helvetica", fontsize="11")
-        dot.attr("edge", color="#374151", arrowsize="0.7")
+        dot = new_diagram("svg", self.rankdir)
         fields: dict[str, list[str]] = {}
         for v in self.order:
             i = self.ids[id(v)]
@@ -240,18 +240,17 @@ class _Builder:
                 widest = max([self.number(g) for g in grads.get(name, [])] + ["0"], key=_width)
                 texts.append((f"{name}-grad", f"grad {widest}"))
             fields[name] = [t for t, _ in texts]
-            label = viz._record([viz._record_text(t) for _, t in texts], not self.stack,
-                                self.rankdir)  # fmt: skip
-            style = viz._value_style(v, v is root, False)
+            label = record([record_text(t) for _, t in texts], not self.stack, self.rankdir)
+            style = value_style(v, v is root, False)
             dot.node(f"v{i}", label, id=name, **style)
             inputs = self.drawn.inputs(v)
             if inputs:
-                dot.node(f"v{i}_op", v._op, id=f"o{i}", **viz._OP_STYLE)
+                dot.node(f"v{i}_op", v._op, id=f"o{i}", **OP_STYLE)
                 for k, x in enumerate(inputs):
-                    edge = {} if x.requires_grad else {"style": "dashed", "color": viz._CONST_COLOR}
+                    edge = {} if x.requires_grad else {"style": "dashed", "color": CONST_COLOR}
                     dot.edge(f"v{self.ids[id(x)]}", f"v{i}_op", id=f"e{i}-{k}", **edge)
                 dot.edge(f"v{i}_op", f"v{i}", id=f"e{i}-out")
-        tree = ET.fromstring(viz._run(dot.source, "svg"))
+        tree = ET.fromstring(run(dot.source, "svg"))
         for g in tree.iter(f"{_NS}g"):
             names = fields.get(g.get("id", ""))
             if names is None:
