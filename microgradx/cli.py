@@ -140,6 +140,8 @@ def _draw(args: argparse.Namespace) -> list[str]:
         written = render(diagram, path, format=fmt)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    except ImportError as e:  # the graphviz package is missing: the message names the extra
+        raise RuntimeError(str(e)) from None
     return [f"{out.label or args.name} = {_number(out.data)}; wrote {written}"]
 
 

@@ -156,6 +156,17 @@ def test_draw_refuses_a_file_name_it_cannot_write(
     assert code == 0 and (tmp_path / "lesson.v2.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_draw_without_graphviz_names_the_extra_to_install(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "microgradx.viz.digraph", raising=False)
+    code, out, err = run(capsys, "draw", "x*2", "--at", "x=1", "-o", str(tmp_path / "g.svg"))
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("microgradx: error: ") and 'pip install "microgradx[viz]"' in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     from microgradx import __version__
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,3 +117,32 @@ def test_the_engine_core_does_not_import_the_tools_above_it() -> None:
                     seen.add(dep)
                     stack.append(dep)
         assert not seen & above, (name, seen & above)
+
+
+# optional packages that only some parts need: a plain `import microgradx` loads none
+OPTIONAL = ["graphviz", "matplotlib", "PIL", "numpy", "mpmath", "torch"]
+
+
+def test_microgradx_imports_without_graphviz() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['graphviz'] = None  # as if it were not installed\n"
+        "import microgradx\n"
+        "from microgradx import Value, draw_dot\n"
+        "y = Value(2.0) * 3.0\n"
+        "y.backward()\n"
+        "print(y.data)\n"
+        "try:\n"
+        "    draw_dot(y)\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = out.stdout.splitlines()
+    assert lines[0] == "6.0"
+    assert "graphviz" in lines[1] and 'pip install "microgradx[viz]"' in lines[1]
+    # and a plain import loads none of the optional packages that are installed here
+    loaded = f"[m for m in sys.modules if m.split('.')[0] in {OPTIONAL}]"
+    code = f"import sys, microgradx\nprint({loaded})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

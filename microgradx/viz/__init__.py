@@ -17,8 +17,9 @@ One module per job:
 * `steps`: `render_steps`, backpropagation step by step as a page, a GIF or frames.
 """
 
+from typing import TYPE_CHECKING
+
 from .diagram import draw_dot
-from .digraph import Diagram
 from .graph import path_between, topological
 from .renderer import INSTALL_HINT as INSTALL_HINT  # for messages of one's own (demos)
 from .renderer import RendererNotFound, RenderError, find_renderer
@@ -26,7 +27,6 @@ from .rendering import render, save, to_svg
 from .text import trace
 
 __all__ = [
-    "Diagram",
     "RenderError",
     "RendererNotFound",
     "draw_dot",
@@ -38,3 +38,17 @@ __all__ = [
     "topological",
     "trace",
 ]
+
+if TYPE_CHECKING:
+    from .digraph import Diagram as Diagram
+else:
+    # `Diagram` subclasses `graphviz.Digraph`, so defining it imports graphviz: it is
+    # defined when first asked for, and `import microgradx` works without graphviz (it is
+    # left out of `__all__` so that `from microgradx.viz import *` does too). Type checkers
+    # read the import above instead, so they see no attribute the module does not have.
+    def __getattr__(name: str) -> type:
+        if name == "Diagram":
+            from .digraph import Diagram
+
+            return Diagram
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,8 @@
 
 The diagram is a `Diagram`, a `graphviz.Digraph`: display it in Jupyter, or write it as
 SVG or PNG with `render`. The boxes' labels and colours are made here, and the
-step-by-step pictures (`render_steps`) draw the same boxes.
+step-by-step pictures (`render_steps`) draw the same boxes. The `graphviz` package is
+imported with the first diagram, not with this module.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import re
 from collections import Counter, deque
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..checks import to_flag
 from ..engine import Value
-from .digraph import Diagram
 from .graph import Drawn, Number, as_float, as_roots, number_format
 from .renderer import check_format
+
+if TYPE_CHECKING:
+    from .digraph import Diagram
 
 __all__ = [
     "CONST_COLOR",
@@ -40,7 +44,13 @@ _RECORD_SPECIAL = re.compile(r'([{}|<>"\\])')
 
 
 def new_diagram(format: str, rankdir: str) -> Diagram:
-    """An empty diagram with the fonts and arrows every picture of a graph uses."""
+    """An empty diagram with the fonts and arrows every picture of a graph uses.
+
+    Raises:
+        ImportError: the `graphviz` package is not installed (the message names the extra).
+    """
+    from .digraph import Diagram  # here, not at the top: only diagrams need graphviz
+
     dot = Diagram(format=format, graph_attr={"rankdir": rankdir})
     dot.attr("node", fontname="Helvetica", fontsize="11")
     dot.attr("edge", color="#374151", arrowsize="0.7")
@@ -110,6 +120,9 @@ def draw_dot(
     Returns:
         A `Diagram` (a `graphviz.Digraph`): display it in Jupyter, or write it
         with `render`.
+
+    Raises:
+        ImportError: the `graphviz` package is not installed: `pip install "microgradx[viz]"`.
     """
     roots = as_roots(root, "draw_dot()")
     format = check_format(format, "draw_dot()")

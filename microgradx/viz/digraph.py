@@ -1,11 +1,21 @@
-"""`Diagram`: the `graphviz.Digraph` that `draw_dot` returns, renderable without Graphviz."""
+"""`Diagram`: the `graphviz.Digraph` that `draw_dot` returns, renderable without Graphviz.
+
+The one module that imports the `graphviz` package (the extra `microgradx[viz]`): the rest
+of microgradx imports it on the first diagram, so `import microgradx` works without it.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import graphviz  # type: ignore[import-untyped]
+try:
+    import graphviz  # type: ignore[import-untyped]
+except ImportError as e:
+    raise ImportError(
+        'drawing a graph needs the graphviz package: pip install "microgradx[viz]"',
+        name="graphviz",
+    ) from e
 
 # `_renderer`: the methods take graphviz's parameter `renderer`, which would shadow it
 from . import renderer as _renderer
