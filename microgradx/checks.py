@@ -43,6 +43,20 @@ def to_real(x: object, name: str, finite: bool = False) -> float:
     return value
 
 
+def to_format(fmt: object, where: str, other: str = "") -> str:
+    """`fmt` if it is a float format spec such as `".4f"`, else `TypeError`/`ValueError`.
+
+    `other` names what else the caller takes, for the message (`" or a function"`).
+    """
+    if not isinstance(fmt, str):
+        raise TypeError(f"{where}: fmt must be a format spec such as '.4f'{other}, got {fmt!r}")
+    try:
+        format(1.5, fmt)
+    except ValueError as e:
+        raise ValueError(f"{where}: fmt {fmt!r} is not a valid float format ({e})") from None
+    return fmt
+
+
 def to_count(n: object, name: str, minimum: int = 1) -> int:
     """`n` if it is an int (not a bool) of at least `minimum`, else `TypeError`/`ValueError`."""
     if isinstance(n, bool) or not isinstance(n, int):

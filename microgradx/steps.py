@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import engine, rules
+from .checks import to_format
 from .codegen.eager import INPUTS
 from .engine import Value
 from .primitive import REGISTRY
@@ -777,12 +778,7 @@ def _shown_by(kind: str) -> Callable[..., str]:
 def _build(root: Value, naive: bool, fmt: str | None, where: str) -> BackwardSteps:
     root = _check_root(root, where)
     if fmt is not None:
-        if not isinstance(fmt, str):
-            raise TypeError(f"{where}: fmt must be a format spec such as '.4g', got {fmt!r}")
-        try:
-            format(1.5, fmt)
-        except ValueError as e:
-            raise ValueError(f"{where}: fmt {fmt!r} is not a valid float format ({e})") from None
+        to_format(fmt, where)
     graph = _Graph(root, fmt)
     steps, gradients = _correct(graph, _Builder(graph))
     if not naive:

@@ -133,7 +133,7 @@ def draw_dot(
     ):
         raise ValueError(f"draw_dot(): max_nodes must be a positive int or None, got {max_nodes!r}")
     stack = to_flag(stack, "draw_dot(stack=...)")
-    number = number_format(fmt)
+    number = number_format(fmt, "draw_dot()")
     marked = {id(v) for v in as_roots(highlight, "draw_dot(highlight=...)")} if highlight else set()
 
     drawn = Drawn()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import engine
+from ..checks import to_format
 from ..engine import Value
 
 __all__ = [
@@ -92,17 +93,12 @@ def path_between(source: Value | Iterable[Value], root: Value) -> set[Value]:
     return set(on_path.values())
 
 
-def number_format(fmt: str | Number) -> Number:
+def number_format(fmt: str | Number, where: str) -> Number:
     """`fmt` as a function writing a float: a format spec such as `".4f"`, or a function."""
     if callable(fmt):
         return fmt
-    if not isinstance(fmt, str):
-        raise TypeError(f"fmt must be a format spec such as '.4f' or a function, got {fmt!r}")
-    try:
-        format(1.5, fmt)
-    except ValueError as e:
-        raise ValueError(f"fmt: {fmt!r} is not a valid float format spec ({e})") from None
-    return lambda x: format(x, fmt)
+    spec = to_format(fmt, where, " or a function")
+    return lambda x: format(x, spec)
 
 
 def as_float(x: Any) -> float:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..checks import to_count, to_flag, to_real
+from ..checks import to_count, to_flag, to_format, to_real
 from ..engine import Value
 from ..steps import DRAWING, BackwardSteps, Step, _build, wrong
 from .diagram import CONST_COLOR, OP_STYLE, new_diagram, record, record_text, value_style
@@ -139,16 +139,6 @@ class Lesson:
     height: float
 
 
-def _check_fmt(fmt: object, where: str) -> str:
-    if not isinstance(fmt, str):
-        raise TypeError(f"{where}: fmt must be a format spec such as '.4f', got {fmt!r}")
-    try:
-        format(1.5, fmt)
-    except ValueError as e:
-        raise ValueError(f"{where}: fmt {fmt!r} is not a valid float format ({e})") from None
-    return fmt
-
-
 def lesson(
     steps: BackwardSteps,
     *,
@@ -167,7 +157,7 @@ def lesson(
     """
     forward = to_flag(forward, f"{where}: forward")
     stack = to_flag(stack, f"{where}: stack")
-    fmt = _check_fmt(fmt, where)
+    fmt = to_format(fmt, where)
     max_nodes = to_count(max_nodes, f"{where}: max_nodes")
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"{where}: rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")

@@ -34,7 +34,7 @@ def trace(
         not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1
     ):
         raise ValueError(f"trace(): max_nodes must be a positive int or None, got {max_nodes!r}")
-    number = number_format(fmt)
+    number = number_format(fmt, "trace()")
     drawn = Drawn()
     order = drawn.order(as_roots(root, "trace()"))
     index = {id(v): i for i, v in enumerate(order)}
