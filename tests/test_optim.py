@@ -33,9 +33,8 @@ from microgradx.optim import (
     LambdaLR,
     Optimizer,
     StepLR,
-    _fma_exact,
-    fma,
 )
+from microgradx.optim.optimizer import _fma_exact, fma
 
 REFERENCE = json.loads(
     (pathlib.Path(__file__).parent / "data" / "optim_torch_reference.json").read_text()
