@@ -36,10 +36,8 @@ What the trace cannot see:
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import math
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -47,8 +45,9 @@ from .checks import to_float
 from .codegen import modules, straight
 from .engine import Value, grad, topological
 from .primitive import REGISTRY
+from .tracing import Guard, Trace, TraceError, guard_nodes
 
-__all__ = ["Compiled", "compile"]
+__all__ = ["Compiled", "TraceError", "compile"]
 
 _ERRORS = (ArithmeticError, ValueError)
 
@@ -75,52 +74,6 @@ def compile(fn: Callable[..., Value], *example_args: Any) -> Compiled:
 
 
 # -- tracing ------------------------------------------------------------------------------
-
-_recording: contextvars.ContextVar[list[tuple[str, Any, Any, bool]] | None] = (
-    contextvars.ContextVar("compile_guards", default=None)
-)
-_patch_lock = threading.Lock()
-_COMPARISONS = {"__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">="}
-
-
-def _recorder(name: str, symbol: str) -> Callable[[Value, Any], bool]:
-    original = getattr(Value, name)
-
-    def compare(self: Value, other: Any) -> bool:
-        result: bool = original(self, other)
-        guards = _recording.get()
-        if guards is not None:
-            guards.append((symbol, self, other, result))
-        return result
-
-    compare.__wrapped__ = original  # type: ignore[attr-defined]
-    return compare
-
-
-class _RecordComparisons:
-    """While active, comparisons of Values in this thread/task are appended to a list."""
-
-    depth = 0
-
-    def __init__(self) -> None:
-        self.guards: list[tuple[str, Any, Any, bool]] = []
-
-    def __enter__(self) -> list[tuple[str, Any, Any, bool]]:
-        with _patch_lock:
-            if _RecordComparisons.depth == 0:
-                for name, symbol in _COMPARISONS.items():
-                    setattr(Value, name, _recorder(name, symbol))
-            _RecordComparisons.depth += 1
-        self.token = _recording.set(self.guards)
-        return self.guards
-
-    def __exit__(self, *exc: object) -> None:
-        _recording.reset(self.token)
-        with _patch_lock:
-            _RecordComparisons.depth -= 1
-            if _RecordComparisons.depth == 0:
-                for name in _COMPARISONS:
-                    setattr(Value, name, getattr(Value, name).__wrapped__)
 
 
 def _flatten(x: Any, out: list[Any], where: str) -> Any:
@@ -151,11 +104,8 @@ def _describe(v: Value) -> tuple[Any, tuple[str, ...]]:
     return entry.primitive, entry.form.numbers
 
 
-def _tape(
-    output: Value, args: list[Value], guards: list[tuple[str, Any, Any, bool]]
-) -> straight.Tape:
-    guard_roots = [x for _, a, b, _ in guards for x in (a, b) if isinstance(x, Value)]
-    order = topological([output, *guard_roots])
+def _tape(output: Value, args: list[Value], guards: list[Guard]) -> straight.Tape:
+    order = topological([output, *guard_nodes(guards)])
     return straight.Tape(output, args, guards, order, topological([output]), _describe)
 
 
@@ -200,8 +150,9 @@ class Compiled:
         self._n_leaves = len(leaves)
         args = [Value(x) for x in leaves]
         values = _unflatten(self._structure, args)
-        with _RecordComparisons() as guards:
+        with Trace() as trace:
             out = self.fn(*values)
+        guards = trace.guards
         if not isinstance(out, Value):
             raise TypeError(
                 f"compile: {self.__name__} must return a Value, got {type(out).__name__}"

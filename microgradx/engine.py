@@ -89,6 +89,10 @@ class Value(Operators):
     def __float__(self) -> float:
         return self.data
 
+    def __bool__(self) -> bool:
+        """The truth of `.data`, as PyTorch's `bool(tensor)`: False only at zero."""
+        return bool(self.data)
+
     # comparisons look at .data; `==` stays identity so Values can be dict keys
     def __lt__(self, other: Value | float) -> bool:
         return self.data < _data_of(other, "<")
