@@ -156,10 +156,7 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_REFLECTED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-_NOT_DATA = (
-    "takes the number out of the graph, so the result would stay what it was while tracing"
-)
+_NOT_DATA = "takes the number out of the graph, so the result would stay what it was while tracing"
 _DATA_ADVICE = (
     "compute with the Value itself (`x * 2`, `x.exp()`, `x.relu()`, `abs(x)`), or only "
     "compare the number (`if x.data > 0:` and `if x > y:` are checked at every call)"
@@ -240,13 +237,27 @@ class TracedNumber:
         return format(self.value, spec)
 
 
+#: how each refused use reads in the error
+_USES = {
+    **{f"__{p}{op}__": f"`{symbol}`" for op, symbol in (
+        ("add", "+"), ("sub", "-"), ("mul", "*"), ("truediv", "/"), ("floordiv", "//"),
+        ("mod", "%"), ("pow", "**")) for p in ("", "r")},
+    "__divmod__": "divmod()", "__rdivmod__": "divmod()", "__neg__": "unary `-`",
+    "__pos__": "unary `+`", "__abs__": "abs()", "__float__": "float() or math.*",
+    "__int__": "int()", "__index__": "an index", "__round__": "round()",
+    "__trunc__": "math.trunc()", "__floor__": "math.floor()", "__ceil__": "math.ceil()",
+    "__complex__": "complex()", "__hash__": "hash(), as a dict key or in a set",
+}  # fmt: skip
+
+
 def _refusing(name: str) -> Callable[..., Any]:
     """`TracedNumber.<name>`: refused while its trace runs, the float's method after."""
     method = getattr(float, name, None)
+    what = f"uses `.data` of a traced Value with {_USES[name]}, which {_NOT_DATA}"
 
     def use(self: TracedNumber, *args: Any) -> Any:
         if self.trace.active:
-            raise refuse(f"uses `.data` of a traced Value ({name}) and {_NOT_DATA}", _DATA_ADVICE)
+            raise refuse(what, _DATA_ADVICE)
         if method is None:
             raise TypeError(f"a float has no {name}")
         plain = [a.value if type(a) is TracedNumber else a for a in args]
@@ -256,12 +267,7 @@ def _refusing(name: str) -> Callable[..., Any]:
     return use
 
 
-for _name in (
-    *(f"__{p}{op}__" for op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "divmod",
-                                "pow") for p in ("", "r")),  # fmt: skip
-    "__neg__", "__pos__", "__abs__", "__float__", "__int__", "__index__", "__round__",
-    "__trunc__", "__floor__", "__ceil__", "__complex__", "__hash__",
-):  # fmt: skip
+for _name in _USES:
     setattr(TracedNumber, _name, _refusing(_name))
 numbers.Real.register(TracedNumber)  # so that library code calls float() on it (refused)
 
@@ -357,8 +363,7 @@ def _guarding_bool(self: Value) -> bool:
 
 _CONVERSIONS = {
     "__float__": (
-        "takes float() of a traced Value (as float(x) and math.exp(x) do), which "
-        f"{_NOT_DATA}",
+        f"takes float() of a traced Value (as float(x) and math.exp(x) do), which {_NOT_DATA}",
         "use the Value's own methods (`x.exp()`, `x.log()`, `x.sqrt()`, `abs(x)`, "
         "`x.relu()`), and compare Values for branches (`if x > 0:` is checked at every call)",
     ),

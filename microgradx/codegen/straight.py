@@ -93,7 +93,9 @@ class Tape:
     """The traced graph as numbered variables, ready to be written out as code.
 
     `order` lists every node the output (and the guards) depend on, each after its
-    inputs, and `backward_order` those the output depends on; `describe` tells the
+    inputs, and `backward_order` those the output depends on, in the order of the eager
+    backward pass's walk, reversed (so that the code adds up each adjoint's contributions
+    in the eager engine's order); `describe` tells the
     primitive and form of an op node. Nodes are read through the fields the generated
     operators write (`_code`, `_a`, `_b`, `data`).
     """
@@ -136,8 +138,9 @@ class Tape:
         for i, v in enumerate(self.ops):
             self.names[id(v)] = f"v{i}"
         self.guards = guards
-        # which nodes the output's gradient flows back to
+        # which nodes the output's gradient flows back to, and in which order
         self.in_backward = {id(v) for v in backward_order}
+        self.backward_ops = [v for v in backward_order if self.kind[id(v)] == "op"]
 
     def name(self, v: Any) -> str:
         """The variable (or literal) standing for a node or a number in the code."""
@@ -239,7 +242,7 @@ class Tape:
             return [f"{own} += {seed}"], {own}
         pending: dict[int, list[tuple[str, int]]] = {out_key: [(seed, 0)]}  # (term, its size)
         additions: list[tuple[str, str, str]] = []  # (accumulator, term, adjoint in the term)
-        for v in reversed(self.ops):
+        for v in reversed(self.backward_ops):
             terms = pending.pop(id(v), None)
             if terms is None:
                 continue
