@@ -17,33 +17,17 @@ Examples:
 from __future__ import annotations
 
 import math
-import numbers
-import random
+
+from .checks import to_count, to_real, to_rng
 
 __all__ = ["make_blobs", "make_line", "make_moons"]
 
 
-def _count(n: object, name: str, minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__}")
-    if n < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {n}")
-    return n
-
-
 def _scale(x: object, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    value = float(x)
-    if not value >= 0 or math.isinf(value):
+    value = to_real(x, name)
+    if not (value >= 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
     return value
-
-
-def _seed(seed: object) -> random.Random:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    return random.Random(seed)
 
 
 def make_moons(
@@ -58,9 +42,9 @@ def make_moons(
     shuffled. `X` is a list of `[x0, x1]` pairs, `y` a list of ints. For the
     hinge loss, which wants labels -1 and +1, use `[2 * yi - 1 for yi in y]`.
     """
-    n = _count(n, "n", 2)
+    n = to_count(n, "n", 2)
     sd = _scale(noise, "noise")
-    rng = _seed(seed)
+    rng = to_rng(seed)
     n_upper = n // 2
     n_lower = n - n_upper
     points: list[tuple[list[float], int]] = []
@@ -92,26 +76,17 @@ def make_line(
     of standard deviation `noise`. Fitting `w * x + b` by least squares recovers
     `slope` and `intercept` approximately.
     """
-    n = _count(n, "n", 2)
+    n = to_count(n, "n", 2)
     sd = _scale(noise, "noise")
-    a = _real(slope, "slope")
-    b = _real(intercept, "intercept")
+    a = to_real(slope, "slope", finite=True)
+    b = to_real(intercept, "intercept", finite=True)
     if not isinstance(x_range, (tuple, list)) or len(x_range) != 2:
         raise TypeError(f"x_range must be a pair (low, high), got {x_range!r}")
-    lo, hi = (_real(v, "x_range") for v in x_range)
-    rng = _seed(seed)
+    lo, hi = (to_real(v, "x_range", finite=True) for v in x_range)
+    rng = to_rng(seed)
     xs = [lo + (hi - lo) * i / (n - 1) for i in range(n)]
     ys = [a * x + b + (rng.gauss(0.0, sd) if sd else 0.0) for x in xs]
     return xs, ys
-
-
-def _real(x: object, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    value = float(x)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {x!r}")
-    return value
 
 
 def make_blobs(
@@ -124,11 +99,11 @@ def make_blobs(
     classes take turns (point `i` has label `i % centers`) and the points are then
     shuffled.
     """
-    n = _count(n, "n", 1)
-    k = _count(centers, "centers", 1)
+    n = to_count(n, "n", 1)
+    k = to_count(centers, "centers", 1)
     sd = _scale(std, "std")
     r = _scale(radius, "radius")
-    rng = _seed(seed)
+    rng = to_rng(seed)
     points: list[tuple[list[float], int]] = []
     for i in range(n):
         label = i % k

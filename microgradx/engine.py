@@ -13,6 +13,7 @@ nodes (each after every node that uses it) and runs the generated backward pass;
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -56,16 +57,16 @@ class Value(Operators):
         (-2.0, 2.0)
     """
 
-    # one meaning each (their types are declared with the generated operators):
-    __slots__ = (
-        "_a",  # the op's inputs (a number given to an op is a shared constant), or None
-        "_adj",  # the node's adjoint in that pass
-        "_b",
-        "_code",  # what made the node: LEAF, CONSTANT (no gradient) or an op's form code
-        "_mark",  # the backward pass that last reached the node (see _reverse_topological)
+    # one meaning each (their types are declared with the generated operators)
+    __slots__ = (  # noqa: RUF023 - in the order a reader needs them, not sorted
         "data",  # the number
         "grad",  # d(output)/d(this node), added to by every backward pass
         "label",  # a name for diagrams and traces ("" if none)
+        "_code",  # what made the node: LEAF, CONSTANT (no gradient) or an op's form code
+        "_a",  # the op's inputs (a number given to an op is a shared constant), or None
+        "_b",
+        "_mark",  # the backward pass that last reached the node (see _reverse_topological)
+        "_adj",  # the node's adjoint in that pass
     )
 
     def __init__(self, data: float, label: str = "") -> None:
@@ -90,8 +91,47 @@ class Value(Operators):
         return self.data
 
     def __bool__(self) -> bool:
-        """The truth of `.data`, as PyTorch's `bool(tensor)`: False only at zero."""
+        """The truth of `data`, as PyTorch's `bool(tensor)`: False only for 0.0 and -0.0."""
         return bool(self.data)
+
+    def __copy__(self) -> Value:
+        """A new node with the same data, grad, label and inputs (`copy.copy`)."""
+        return _node(type(self), self.data, self.grad, self.label, self._code, self._a, self._b)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Value:
+        """A copy of the whole graph behind this node (`copy.deepcopy`), however deep.
+
+        Nodes are copied inputs first, without recursion; a node reached twice is copied
+        once, and so is anything `memo` already holds (a model's shared parameters)."""
+        for v in topological([self]):
+            if id(v) not in memo:
+                a = None if v._a is None else memo[id(v._a)]
+                b = None if v._b is None else memo[id(v._b)]
+                g = v.grad if v.grad.__class__ is float else copy.deepcopy(v.grad, memo)
+                memo[id(v)] = _node(type(v), v.data, g, v.label, v._code, a, b)
+        copied: Value = memo[id(self)]
+        return copied
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle support, however deep the graph: the nodes above the leaves are written
+        as a flat table (op by name), the leaves as themselves, so a model's parameters
+        keep their identity. A node of the graph pickled on its own is a copy of it."""
+        if self._code <= 0:
+            return (_node, (type(self), self.data, self.grad, self.label, self._code, None, None))
+        leaves: list[Value] = []
+        rows: list[tuple[Any, ...]] = []
+        ref: dict[int, int] = {}  # a leaf's -(index + 1), an op node's row index
+        for v in topological([self]):
+            if v._code <= 0:
+                ref[id(v)] = -len(leaves) - 1
+                leaves.append(v)
+                continue
+            entry = REGISTRY.entry(v._code)
+            inputs = tuple(None if u is None else ref[id(u)] for u in (v._a, v._b))
+            op = (entry.primitive.name, entry.form.numbers)
+            rows.append((v.data, v.grad, v.label, op, *inputs))
+            ref[id(v)] = len(rows) - 1
+        return (_unpickle_graph, (type(self), leaves, rows))
 
     # comparisons look at .data; `==` stays identity so Values can be dict keys
     def __lt__(self, other: Value | float) -> bool:
@@ -170,6 +210,25 @@ class Value(Operators):
         """
         for node, share in chain_rule(self, self.grad):
             node.grad += share
+
+
+def _node(cls: type[Value], data: Any, grad: Any, label: str, code: int, a: Any, b: Any) -> Value:
+    v = object.__new__(cls)
+    v.data, v.grad, v.label, v._code, v._a, v._b = data, grad, label, code, a, b
+    v._mark, v._adj = 0, 0.0
+    return v
+
+
+def _unpickle_graph(cls: type[Value], leaves: list[Value], rows: list[tuple[Any, ...]]) -> Value:
+    nodes: list[Value] = []
+    for data, g, label, (name, numbers), a, b in rows:
+        prim = REGISTRY.by_name.get(name)
+        if prim is None:
+            raise ValueError(f"the graph uses the op {name!r}, which is not registered here")
+        code = next(f.code for f in prim.forms if f.numbers == tuple(numbers))
+        a, b = (None if r is None else leaves[-r - 1] if r < 0 else nodes[r] for r in (a, b))
+        nodes.append(_node(cls, data, g, label, code, a, b))
+    return nodes[-1]
 
 
 def _data_of(other: object, op: str) -> float:

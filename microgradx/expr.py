@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .engine import Value, lift, no_grad
+from . import rules
+from .engine import Value
 from .primitive import REGISTRY, Primitive
 
 __all__ = ["MAX_EXPONENT", "MAX_LENGTH", "Expression", "ExpressionError", "functions", "parse"]
@@ -38,12 +39,13 @@ MAX_EXPONENT = 1024.0  # |constant exponent| above this is refused (e.g. 10**10*
 _MAX_NODES = 2000
 _MAX_DEPTH = 100
 
-_BINOPS: dict[type[ast.operator], Callable[[Value, Value | float], Value]] = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
-    ast.Pow: lambda a, b: a**b,
+# the primitive each operator applies (Values in, a Value out; numbers in, a float out)
+_BINOPS: dict[type[ast.operator], str] = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "div",
+    ast.Pow: "pow",
 }
 
 
@@ -96,22 +98,8 @@ def parse(source: str) -> Expression:
         )
     if not source.strip():
         raise ExpressionError("empty expression")
-    if "\0" in source:  # Python 3.10's parser raises ValueError here, later ones SyntaxError
-        raise ExpressionError("cannot parse the expression: it contains a null character")
-    try:
-        source.encode("utf-8")
-    except UnicodeEncodeError as e:  # a lone surrogate: bytes that were not UTF-8 text
-        raise ExpressionError(
-            f"cannot parse the expression: it is not valid text (U+{ord(source[e.start]):04X} "
-            f"at position {e.start}; was the command line UTF-8?)"
-        ) from None
     text = source.strip()
-    try:
-        tree = ast.parse(text, mode="eval").body
-    except SyntaxError as e:
-        raise ExpressionError(f"cannot parse the expression: {e.msg}") from None
-    except (RecursionError, MemoryError):
-        raise ExpressionError("expression nested too deeply") from None
+    tree = rules.parse_expression(text, ExpressionError, "the expression")
     nodes = list(ast.walk(tree))
     if len(nodes) > _MAX_NODES:
         raise ExpressionError(f"expression too large ({len(nodes)} parts, at most {_MAX_NODES})")
@@ -238,29 +226,14 @@ def _apply(
         operand = _apply(node.operand, env, allowed)
         if not isinstance(node.op, ast.USub):
             return operand
-        return -operand if isinstance(operand, Value) else _fold(lambda: -_lift(operand))
+        return -operand
     if isinstance(node, ast.BinOp):
         left = _apply(node.left, env, allowed)
         right = _apply(node.right, env, allowed)
-        op = _BINOPS[type(node.op)]
-        if isinstance(left, Value):
-            return op(left, right)
-        if isinstance(right, Value):
-            return op(_lift(left), right)
-        return _fold(lambda: op(_lift(left), right))
+        result: Value | float = REGISTRY.by_name[_BINOPS[type(node.op)]](left, right)
+        return result
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)
-        arg = _apply(node.args[0], env, allowed)
-        prim = allowed[node.func.id]
-        return prim(arg) if isinstance(arg, Value) else _fold(lambda: prim(_lift(arg)))
+        applied: Value | float = allowed[node.func.id](_apply(node.args[0], env, allowed))
+        return applied
     raise ExpressionError(f"not allowed in an expression: {_describe(node)}")  # pragma: no cover
-
-
-def _fold(compute: Callable[[], Value]) -> float:
-    with no_grad():
-        return compute().data
-
-
-def _lift(x: float) -> Value:
-    # a number on the left of an operator: a constant node that needs no gradient
-    return lift(x, "expression")

@@ -29,7 +29,8 @@ import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .engine import Value, to_flag
+from .checks import one_of, to_count, to_flag, to_rng
+from .engine import Value
 
 __all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron"]
 
@@ -38,25 +39,6 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 
 Seed = int | random.Random | None
 Input = Sequence[Value | float] | Value | float
-
-
-def _rng(seed: Seed) -> random.Random | Any:
-    """The source of random numbers for `seed` (the `random` module itself for None)."""
-    if seed is None:
-        return random
-    if isinstance(seed, random.Random):
-        return seed
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        return random.Random(seed)
-    raise TypeError(f"seed must be an int, a random.Random or None, got {type(seed).__name__}")
-
-
-def _check_count(n: object, what: str) -> int:
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise TypeError(f"{what} must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"{what} must be at least 1, got {n}")
-    return n
 
 
 class Module:
@@ -188,12 +170,9 @@ class Neuron(Module):
     def __init__(
         self, nin: int, nonlin: bool = True, *, activation: str = "relu", seed: Seed = None
     ) -> None:
-        _check_count(nin, "Neuron(nin=...)")
-        if not isinstance(activation, str) or activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}"
-            )
-        rng = _rng(seed)
+        to_count(nin, "Neuron(nin=...)")
+        one_of(activation, "activation", ACTIVATIONS)
+        rng = to_rng(seed)
         self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
         self.b = Value(0.0)
         self.nonlin = bool(nonlin) and activation != "linear"
@@ -246,11 +225,11 @@ class Layer(Module):
     """
 
     def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
-        _check_count(nin, "Layer(nin=...)")
-        _check_count(nout, "Layer(nout=...)")
+        to_count(nin, "Layer(nin=...)")
+        to_count(nout, "Layer(nout=...)")
         seed = kwargs.get("seed")
         if seed is not None:
-            kwargs["seed"] = _rng(seed)  # one stream for all the neurons, not one each
+            kwargs["seed"] = to_rng(seed)  # one stream for all the neurons, not one each
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
     def forward(self, x: Input) -> Value | list[Value]:
@@ -276,18 +255,15 @@ class MLP(Module):
     def __init__(
         self, nin: int, nouts: Sequence[int], *, activation: str = "relu", seed: Seed = None
     ) -> None:
-        _check_count(nin, "MLP(nin=...)")
+        to_count(nin, "MLP(nin=...)")
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence):
             raise TypeError(f"MLP(nouts=...) must be a list of ints, got {type(nouts).__name__}")
         if not nouts:
             raise ValueError("MLP(nouts=...) must name at least one layer size")
         for k in nouts:
-            _check_count(k, "MLP(nouts=...) entries")
-        if not isinstance(activation, str) or activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}"
-            )
-        rng = None if seed is None else _rng(seed)
+            to_count(k, "MLP(nouts=...) entries")
+        one_of(activation, "activation", ACTIVATIONS)
+        rng = None if seed is None else to_rng(seed)
         sz = [nin, *nouts]
         last = len(nouts) - 1
         self.layers = [

@@ -32,7 +32,8 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from .engine import LEAF, Value, enable_grad, to_flag
+from .checks import to_flag, to_real
+from .engine import LEAF, Value, enable_grad
 from .ieee import div, sqrt
 
 __all__ = [
@@ -50,13 +51,6 @@ Params = Iterable[Value] | Iterable[dict[str, Any]]
 #: what `Optimizer._update` returns: each parameter with its new `.data` and its new
 #: buffers (None: no buffers)
 Updates = list[tuple[Value, Any, "dict[str, Any] | None"]]
-
-
-def _real(x: object, name: str) -> float:
-    """`x` as a float, or `TypeError` naming what was expected."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number (int or float), got {type(x).__name__}")
-    return float(x)
 
 
 def _fma_exact(a: float, b: float, c: float) -> float:
@@ -183,7 +177,7 @@ class Optimizer:
         settings = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}}
         settings = self._check_settings(settings)
         if "initial_lr" in group:
-            settings["initial_lr"] = _real(group["initial_lr"], "initial_lr")
+            settings["initial_lr"] = to_real(group["initial_lr"], "initial_lr")
         return {"params": plist, **settings}
 
     def _check_settings(self, s: dict[str, Any]) -> dict[str, Any]:
@@ -362,7 +356,7 @@ def _check_disjoint(groups: Sequence[dict[str, Any]]) -> None:
 
 def _nonnegative(x: object, name: str, label: str = "") -> float:
     """`x` as a float >= 0, or PyTorch's `Invalid ...` error."""
-    value = _real(x, name)
+    value = to_real(x, name)
     if not value >= 0.0:
         raise ValueError(f"Invalid {label or name + ' value'}: {x}")
     return value
@@ -408,7 +402,7 @@ class SGD(Optimizer):
     def _check_settings(self, s: dict[str, Any]) -> dict[str, Any]:
         out = super()._check_settings(s)
         out["momentum"] = momentum = _nonnegative(s["momentum"], "momentum")
-        out["dampening"] = _real(s["dampening"], "dampening")
+        out["dampening"] = to_real(s["dampening"], "dampening")
         out["nesterov"] = to_flag(s["nesterov"], "nesterov")
         if out["nesterov"] and (momentum <= 0 or out["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
@@ -496,7 +490,7 @@ class Adam(Optimizer):
         betas = s["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair of floats (beta1, beta2), got {betas!r}")
-        b = tuple(_real(x, f"betas[{i}]") for i, x in enumerate(betas))
+        b = tuple(to_real(x, f"betas[{i}]") for i, x in enumerate(betas))
         for i in range(2):
             if not 0.0 <= b[i] < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
@@ -689,7 +683,7 @@ class LambdaLR(LRScheduler):
     def get_lr(self) -> list[float]:
         """`base_lr * lr_lambda(last_epoch)` for each group."""
         return [
-            base * _real(fn(self.last_epoch), "lr_lambda(epoch)")
+            base * to_real(fn(self.last_epoch), "lr_lambda(epoch)")
             for fn, base in zip(self.lr_lambdas, self.base_lrs, strict=True)
         ]
 
@@ -709,7 +703,7 @@ class StepLR(LRScheduler):
         if step_size < 1:
             raise ValueError(f"step_size must be at least 1, got {step_size}")
         self.step_size = step_size
-        self.gamma = _real(gamma, "gamma")
+        self.gamma = to_real(gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -723,7 +717,7 @@ class ExponentialLR(LRScheduler):
     """Multiply the learning rate by `gamma` every epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = _real(gamma, "gamma")
+        self.gamma = to_real(gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -753,7 +747,7 @@ class CosineAnnealingLR(LRScheduler):
         if T_max < 1:
             raise ValueError(f"T_max must be at least 1, got {T_max}")
         self.T_max = T_max
-        self.eta_min = _real(eta_min, "eta_min")
+        self.eta_min = to_real(eta_min, "eta_min")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:

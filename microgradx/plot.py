@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .checks import to_count
 from .descent import DescentPath, gradient_descent
 from .engine import Value, no_grad, to_float
 
@@ -332,11 +333,7 @@ def _inside(points: list[tuple[float, ...]], *box: tuple[float, float]) -> int:
 
 
 def _count(n: object, where: str) -> int | None:
-    if n is None:
-        return None
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{where} must be an int >= 1 or None, got {n!r}")
-    return n
+    return None if n is None else to_count(n, where)
 
 
 def plot_descent(

@@ -13,13 +13,13 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
-import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import _builtins, ieee, rules
 from ._builtins import Operators
+from .checks import to_float
 from .codegen.eager import INPUTS, Form
 
 FloatFn = Callable[..., float]
@@ -97,16 +97,10 @@ class Primitive:
         if len(args) != self.arity:
             raise TypeError(f"{self.name} takes {self.arity} argument(s), got {len(args)}")
         if not any(isinstance(a, Operators) for a in args):
-            return self.float_forward(*(_real(a, self.name) for a in args))
+            return self.float_forward(*(to_float(a, f"{self.name}()") for a in args))
         if isinstance(args[0], Operators):
             return self.functions[0](*args)
         return self.functions[1](args[1], args[0])  # a number, then a Value: reflected
-
-
-def _real(x: object, op: str) -> float:
-    if isinstance(x, numbers.Real):
-        return float(x)
-    raise TypeError(f"{op}(): expected a Value or a real number, got {type(x).__name__}")
 
 
 @dataclass(frozen=True)
@@ -119,6 +113,15 @@ class Entry:
     float_rules: tuple[tuple[str, FloatFn], ...]
 
 
+class _Steps(dict[int, Callable[[Any, float], None]]):
+    """The backward steps of the user ops' forms, by code."""
+
+    def __missing__(self, code: int) -> Callable[[Any, float], None]:
+        raise RuntimeError(
+            f"no op has code {code}: the graph uses an op that is no longer registered"
+        )
+
+
 class Registry:
     """Every registered primitive, by name and by form code.
 
@@ -129,7 +132,7 @@ class Registry:
     def __init__(self) -> None:
         self.by_name: dict[str, Primitive] = {}
         self.by_code: dict[int, Entry] = {}
-        self.steps: dict[int, Callable[[Any, float], None]] = {}
+        self.steps: dict[int, Callable[[Any, float], None]] = _Steps()
         # methods installed on a class for each op: name -> [(class, method name)]
         self.installed: dict[str, list[tuple[type, str]]] = {}
         self._next_code = 1

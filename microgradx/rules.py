@@ -33,6 +33,13 @@ def parse_expression(source: str, error: type[ValueError], what: str) -> ast.exp
     if "\0" in source:  # Python 3.10's parser raises ValueError here, later ones SyntaxError
         raise error(f"cannot parse {what}: it contains a null character")
     try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate: bytes that were not UTF-8 text
+        raise error(
+            f"cannot parse {what}: it is not valid text (U+{ord(source[e.start]):04X} "
+            f"at position {e.start}; was the command line UTF-8?)"
+        ) from None
+    try:
         return ast.parse(source.strip(), mode="eval").body
     except SyntaxError as e:
         raise error(f"cannot parse {what}: {e.msg}") from None

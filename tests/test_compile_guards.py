@@ -11,6 +11,7 @@ import doctest
 import inspect
 import math
 import re
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -470,3 +471,15 @@ def test_docstring_examples_run():
     for m in (sys.modules["microgradx.compile"], tracing):  # the package's compile is the function
         result = doctest.testmod(m)
         assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_losses_ops_are_registered_with_the_package():
+    # so a registry scope (as each test runs in) cannot take them back from the losses
+    code = (
+        "from microgradx.primitive import REGISTRY\n"
+        "with REGISTRY.scope():\n"
+        "    from microgradx.losses import cross_entropy\n"
+        "print(cross_entropy([0.0, 0.0], 1).data)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(out.stdout) == math.log(2.0)

@@ -95,8 +95,16 @@ def test_blobs() -> None:
         (lambda: make_moons(n=1), ValueError, "n must be at least 2, got 1"),
         (lambda: make_moons(n=10.0), TypeError, "n must be an int, got float"),
         (lambda: make_moons(noise=-0.1), ValueError, "noise must be a finite number >= 0"),
-        (lambda: make_moons(noise="a"), TypeError, "noise must be a real number, got str"),
-        (lambda: make_moons(seed=1.5), TypeError, "seed must be an int, got float"),
+        (
+            lambda: make_moons(noise="a"),
+            TypeError,
+            r"noise must be a real number \(int or float\), got str",
+        ),
+        (
+            lambda: make_moons(seed=1.5),
+            TypeError,
+            "seed must be an int, a random.Random or None, got float",
+        ),
         (lambda: make_line(slope=math.inf), ValueError, "slope must be finite"),
         (lambda: make_line(x_range=1.0), TypeError, "x_range must be a pair"),
         (lambda: make_blobs(centers=0), ValueError, "centers must be at least 1"),

@@ -130,14 +130,21 @@ def rule_function(form: Form, node: str, mode: Mode) -> str:
 
 
 def _guarded(target: str, fast: str, safe: str | None, indent: str, op: str = "=") -> list[str]:
-    """`target = fast`, computed again as `safe` if it raised."""
+    """`target = fast` (or `target += fast`), computed again as `safe` if it raised."""
+    return _retried(lambda e: f"{target} {op} {e}", fast, safe, indent)
+
+
+def _retried(
+    statement: Callable[[str], str], fast: str, safe: str | None, indent: str
+) -> list[str]:
+    """The statement made of the expression `fast`, run again with `safe` if it raised."""
     if safe is None:
-        return [f"{indent}{target} {op} {fast}"]
+        return [f"{indent}{statement(fast)}"]
     return [
         f"{indent}try:",
-        f"{indent}    {target} {op} {fast}",
+        f"{indent}    {statement(fast)}",
         f"{indent}except ERRORS:",
-        f"{indent}    {target} {op} {safe}",
+        f"{indent}    {statement(safe)}",
     ]
 
 
@@ -352,15 +359,7 @@ def float_rule_source(form: Form, op: Op, node: str, raises: Callable[[str], boo
     lines = [f"def {name}({params}) -> float:"]
     rule = op.rule_texts[INPUTS.index(node)]
     lines += doc_lines(f"d/d{node} of {op.name}{_described(form)}: {rule}.", "    ")
-    if safe is None:
-        lines.append(f"    return {fast}")
-    else:
-        lines += [
-            "    try:",
-            f"        return {fast}",
-            "    except ERRORS:",
-            f"        return {safe}",
-        ]
+    lines += _retried(lambda e: f"return {e}", fast, safe, "    ")
     return "\n".join(lines)
 
 
@@ -389,16 +388,8 @@ def float_forward_source(op: Op, to_float: bool) -> str:
     lines = [
         f"def {op.name}_float({params}) -> float:",
         *doc_lines(f"{op.name} on plain numbers: {op.forward_text}.", "    "),
+        *_retried(lambda e: f"return {e}", fast, safe, "    "),
     ]
-    if safe is None:
-        lines.append(f"    return {fast}")
-    else:
-        lines += [
-            "    try:",
-            f"        return {fast}",
-            "    except ERRORS:",
-            f"        return {safe}",
-        ]
     return "\n".join(lines)
 
 
