@@ -99,7 +99,7 @@ from .checks import to_float
 from .codegen import modules, straight
 from .engine import Value, grad, topological
 from .primitive import REGISTRY
-from .tracing import Guard, Trace, TraceError, guard_nodes
+from .tracing import Guard, Trace, TracedNumber, TraceError, guard_nodes, refuse
 
 __all__ = ["Compiled", "TraceError", "compile"]
 
@@ -135,7 +135,14 @@ def _flatten(x: Any, out: list[Any], where: str) -> Any:
     if isinstance(x, (list, tuple)):
         return tuple(_flatten(e, out, f"{where}[{i}]") for i, e in enumerate(x))
     if isinstance(x, Value):
-        out.append(x.data)
+        data: Any = x.data
+        if isinstance(data, TracedNumber):  # called inside a function being traced
+            raise refuse(
+                "calls a compiled function on a traced Value; its generated code computes on "
+                "plain numbers, which the outer trace cannot record",
+                "call the plain function there (the outer compile traces through it)",
+            )
+        out.append(data)
     else:
         out.append(to_float(x, f"compile: {where}"))
     return None

@@ -48,6 +48,7 @@ from types import CodeType, FrameType, TracebackType
 from typing import Any
 
 from . import _builtins, engine
+from .checks import to_float
 from .codegen import runtime
 from .codegen.runtime import CONSTANT
 from .engine import Value
@@ -170,8 +171,9 @@ def _side(x: Any) -> tuple[Any, Any, Trace | None] | None:
         return (x.node, x.value, x.trace) if x.trace.active else (x.value, x.value, None)
     if isinstance(x, Value):
         return x, _SLOT_GET(x), None
-    if isinstance(x, (int, float)):  # bool is an int
-        return float(x), x, None
+    if isinstance(x, numbers.Real):  # as Value's comparisons take it: made a float
+        number = x if isinstance(x, float) else to_float(x, "a comparison")
+        return number, number, None
     return None
 
 
@@ -356,7 +358,7 @@ def _guarding_comparison(name: str, symbol: str) -> Callable[[Value, Any], Any]:
 def _guarding_bool(self: Value) -> bool:
     result: bool = _originals["__bool__"](self)
     trace = _current.get()
-    if trace is not None and self._code != CONSTANT:
+    if trace is not None:
         trace.guard("!=", self, 0.0, result)
     return result
 
