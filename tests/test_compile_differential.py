@@ -21,6 +21,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_compile_guards import bits, eager, flat
 
 from microgradx import Value, compile, grad, no_grad
 from microgradx.compile import TraceError
@@ -122,24 +123,12 @@ def load(program: Program, w: Value) -> Any:
     return namespace["f"]
 
 
-def bits(a: float, b: float) -> bool:
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-
-
 def summed(terms: list[float], got: float) -> bool:
     """`got` is the sum of `terms` up to rounding (the batch adds them in another order)."""
     want = math.fsum(terms) if all(map(math.isfinite, terms)) else sum(terms)
     if not math.isfinite(want) or not math.isfinite(got):
         return bits(got, want) or (math.isnan(got) and math.isnan(want))
     return abs(got - want) <= 1e-12 * sum(map(abs, terms)) + 1e-300
-
-
-def eager(f: Any, params: tuple[Value, ...], x: float, y: float) -> list[float]:
-    xv, yv = Value(x), Value(y)
-    out = f(xv, yv)
-    return [out.data, *(g.data for g in grad(out, [*params, xv, yv], allow_unused=True))]
 
 
 STATS: Counter[str] = Counter()
@@ -168,7 +157,7 @@ def check_program(program: Program, traced_at: tuple[float, float], others, w0: 
     inputs = [traced_at, *others, *((a, b) for a in SPECIAL[::3] for b in SPECIAL[1::3])]
     per_example = []
     for x, y in inputs:
-        want = eager(f, c.params, x, y)
+        want = flat(eager(f, c.params, x, y))
         value, dp, da = c.value_and_grad(x, y)
         got = [value, *dp, *da]
         assert all(map(bits, got, want)), (program.source, x, y, got, want)

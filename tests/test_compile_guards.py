@@ -15,9 +15,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import pytest
+from test_compile import same as close
 
 from microgradx import Value, compile, grad, no_grad, tracing
 from microgradx.compile import TraceError
@@ -42,15 +44,6 @@ def bits(a: float, b: float) -> bool:
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-
-
-def close(a: float, b: float, tol: float = 1e-12) -> bool:
-    """Equal to `tol`, with nan == nan and infinities equal only to themselves."""
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    if math.isinf(a) or math.isinf(b):
-        return a == b
-    return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
 
 
 def flat(r: Result) -> list[float]:
@@ -227,6 +220,7 @@ def test_mse_and_l2_penalty_with_targets_and_parameters_as_arguments():
         (lambda x: sorted([x, -x, x * 0.5])[0] * 3.0, 1.0, -1.0),
         (lambda x: x.exp() if x.data == x.data else x, 1.0, nan),  # nan, as x != x
         (lambda x: min(x.relu(), 0.5 - x), 2.0, 0.0),
+        (lambda x: x * 2.0 if x > Fraction(1, 3) else x, 1.0, 0.25),  # any real number
     ],
 )
 def test_each_kind_of_guard_falls_back_when_it_fails(fn, traced_at, other):
@@ -327,6 +321,13 @@ def first_order_grad(x: Value) -> Value:
     return d * x
 
 
+INNER = compile(lambda x: x * 2.0, 1.0)
+
+
+def a_compiled_function_inside(x: Value) -> Value:
+    return Value(INNER(x)) * x
+
+
 def in_a_library(x: Value) -> Value:
     return hinge(x, Value(1.0) * float(x))
 
@@ -344,6 +345,7 @@ REFUSED = [
     (call_backward, "y.backward()", "the compiled function's backward()"),
     (first_order_grad, "grad(x * x, [x])", "pass create_graph=True"),
     (in_a_library, "float(x)", "takes float()"),
+    (a_compiled_function_inside, "INNER(x)", "call the plain function there"),
 ]
 
 
