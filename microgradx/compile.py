@@ -62,10 +62,10 @@ the library line, if the use is inside a library function) and what to write ins
   inside it, as soon as it computes with a traced number.
 
 Printing or formatting `x.data` inside the function is allowed: it shows the traced number,
-at trace time only. Python state that is not the number of a Value (globals, attributes,
-random numbers, a Value's `.grad`) is read once, while tracing, as by any tracer; and
-constants (plain numbers, Values made under `no_grad()` outside the function) are written
-into the code as numbers.
+at trace time only (text read back as a number is not watched). Python state that is not
+the number of a Value (globals, attributes, random numbers, a Value's `.grad`) is read
+once, while tracing, as by any tracer; and constants (plain numbers, Values made under
+`no_grad()` outside the function) are written into the code as numbers.
 
 ## Fallback
 

@@ -238,6 +238,13 @@ class TracedNumber:
     def __format__(self, spec: str) -> str:
         return format(self.value, spec)
 
+    def __getattr__(self, name: str) -> Any:  # a float's other attributes: x.data.is_integer()
+        if self.trace.active:
+            raise refuse(
+                f"uses `.data` of a traced Value with `.{name}`, which {_NOT_DATA}", _DATA_ADVICE
+            )
+        return getattr(self.value, name)
+
 
 #: how each refused use reads in the error
 _USES = {

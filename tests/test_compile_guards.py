@@ -324,6 +324,10 @@ def first_order_grad(x: Value) -> Value:
 INNER = compile(lambda x: x * 2.0, 1.0)
 
 
+def data_method(x: Value) -> Value:
+    return x * 2.0 if x.data.is_integer() else x
+
+
 def a_compiled_function_inside(x: Value) -> Value:
     return Value(INNER(x)) * x
 
@@ -346,6 +350,7 @@ REFUSED = [
     (first_order_grad, "grad(x * x, [x])", "pass create_graph=True"),
     (in_a_library, "float(x)", "takes float()"),
     (a_compiled_function_inside, "INNER(x)", "call the plain function there"),
+    (data_method, "x.data.is_integer()", "`.is_integer`"),
 ]
 
 
