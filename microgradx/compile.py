@@ -53,8 +53,9 @@ the library line, if the use is inside a library function) and what to write ins
 
 * any other use of `x.data`: arithmetic (`x.data * 2`, `abs(x.data)`), `float()`,
   `math.*`, `int()`, `round()`, hashing, `Value(x.data)`;
-* `float(x)` and whatever needs a plain float (`math.exp(x)`, `math.floor(x)`), and
-  `int(x)` and `round(x)` where `Value` defines them;
+* `float(x)` and whatever needs a plain float (`math.exp(x)`, `math.floor(x)`);
+  `int(x)` and `round(x)` raise `TypeError` as in eager code (`Value` defines neither),
+  and would be refused if it did;
 * an operation on a traced Value inside `no_grad()` (its result would be a frozen
   constant);
 * setting `.data` of a Value, and `backward()` inside the function (changes the
