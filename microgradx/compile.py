@@ -65,8 +65,10 @@ the library line, if the use is inside a library function) and what to write ins
 Printing or formatting `x.data` inside the function is allowed: it shows the traced number,
 at trace time only (text read back as a number is not watched). Python state that is not
 the number of a Value (globals, attributes, random numbers, a Value's `.grad`) is read
-once, while tracing, as by any tracer; and constants (plain numbers, Values made under
-`no_grad()` outside the function) are written into the code as numbers.
+once, while tracing, as by any tracer, and so is what a thread the function starts does
+(the trace watches the thread or asyncio task that traces); and constants (plain
+numbers, Values made under `no_grad()` outside the function) are written into the code as
+numbers.
 
 ## Fallback
 
