@@ -14,12 +14,13 @@ summed. A single prediction may be passed without a list.
 
 Every loss is made of ops, with no Python decision on the numbers of Values, so
 `microgradx.compile` replays it exactly for any logits and labels passed as arguments.
-Three ops are registered here for that, as any user op (`microgradx.defprim`):
+Four ops are registered here for that, as any user op (`microgradx.defprim`):
 `_bce_with_logits` (the whole binary cross-entropy, with its derivative `sigmoid(z) - y`
-as PyTorch's), `_lse_shift` (the row's largest finite logit, which log-sum-exp subtracts;
-no gradient flows through it) and `_pick` (a logit where the label minus its index is 0,
-else 0: the label's logit when the label is a Value). The checks of Value labels are
-comparisons, which `compile` checks again at every call.
+as PyTorch's), `_lse_max` and `_lse_finite` (the row's largest logit, or 0 if that is
+inf or nan, which log-sum-exp subtracts; no gradient flows through them) and `_pick` (a
+logit where the label minus its index is 0: the label's logit when the label is a
+Value). The checks of Value labels are comparisons, which `compile` checks again at every
+call.
 
 Examples:
     >>> from microgradx import Value
@@ -61,17 +62,13 @@ _bce_with_logits = defprim(
     "g * (sigmoid(x) - y)",
     "-g * x",
 )
-#: the larger of x and y where both are finite, the finite one where one is, else 0: the
-#: shift of log-sum-exp is the largest finite logit of the row (it changes no result, so
-#: no gradient flows through it)
-_lse_shift = defprim(
-    "_lse_shift",
-    "(x if x >= y or y - y != 0 else y) if x - x == 0 else (y if y - y == 0 else 0.0)",
-    "0.0",
-    "0.0",
-)
-#: x where y is 0, else 0: picks the label's logit with y = label - index
-_pick = defprim("_pick", "x if y == 0 else 0.0", "_pick(g, y)", "0.0")
+#: the shift of log-sum-exp, as two ops through which no gradient flows (it changes no
+#: result): the row's largest logit by Python's `max` (a step: y if y > x else x), made 0
+#: where it is inf or nan. Their rules are -0.0, which adds nothing to any adjoint.
+_lse_max = defprim("_lse_max", "y if y > x else x", "-0.0", "-0.0")
+_lse_finite = defprim("_lse_finite", "x if x - x == 0 else 0.0", "-0.0")
+#: x where y is 0, else -0.0 (which adds nothing): picks the label's logit, y = label - index
+_pick = defprim("_pick", "x if y == 0 else -0.0", "_pick(g, y)", "-0.0")
 
 
 def _as_list(x: Any, what: str) -> list[Any]:
@@ -197,15 +194,16 @@ def softmax(logits: Any) -> list[Value]:
 
 
 def _shifted(row: list[Value]) -> tuple[list[Value], Value]:
-    """The row minus its largest finite entry `m`, and the log of the sum of their exps.
+    """The row minus its largest entry `m`, and the log of the sum of their exps.
 
     `logit - logsumexp` is computed as `(logit - m) - log(sum exp(logit - m))`, as
-    PyTorch does: adding `m` back first would cancel when `|m|` is large. Where the row
-    holds an infinity or nan the result is the same for any finite `m`.
+    PyTorch does: adding `m` back first would cancel when `|m|` is large. An `m` that is
+    inf or nan is 0: there is nothing to stabilise, and inf and nan propagate by IEEE rules.
     """
     m = row[0]
-    for v in row[1:] or row:  # a row of one: the shift of its logit with itself
-        m = _lse_shift(m, v)
+    for v in row[1:]:
+        m = _lse_max(m, v)
+    m = _lse_finite(m)
     shifted = [v - m for v in row]
     return shifted, _total([s.exp() for s in shifted]).log()
 
@@ -215,9 +213,9 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
 
     `logits` is one example (a sequence of C Values, `targets` one class index) or a
     batch (a sequence of such rows, `targets` one index per row). An index is an int, or
-    a Value holding one (as `compile` passes a label given as an argument). Uses log-sum-exp with
-    the row maximum subtracted, so large logits neither overflow nor lose the gradient
-    `softmax(logits) - onehot(target)`.
+    a Value holding one (as `compile` passes a label given as an argument). Uses
+    log-sum-exp with the row maximum subtracted, so large logits neither overflow nor lose
+    the gradient `softmax(logits) - onehot(target)`.
     """
     rows = _as_list(logits, "cross_entropy(): logits")
     if rows and not isinstance(rows[0], (Value, int, float)):
@@ -239,7 +237,7 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
 
 def _label_logit(shifted: list[Value], t: Any, i: int) -> Value:
     """The entry of `shifted` at the class index `t`: an int, or a Value holding one."""
-    if isinstance(t, Value):  # sum of _pick(s_j, t - j): s_t, and no decision on t
+    if isinstance(t, Value):  # sum of _pick(s_j, t - j): s_t to the bit, no decision on t
         picked = _total([_pick(s, t - j) for j, s in enumerate(shifted)])
         hits = _total([_pick(1.0, t - j) for j in range(len(shifted))])
         if _number(hits, "cross_entropy") != 1.0:  # one comparison: a guard when traced

@@ -195,6 +195,16 @@ def test_cross_entropy_softmax_and_log_softmax_with_labels_as_arguments():
             assert cg.fallbacks == 0
 
 
+def test_a_value_label_gives_the_int_labels_numbers_to_the_bit():
+    for row in [(1.0, -0.0, -inf), (0.0, 0.0, -inf), (1e300, 2.0, nan), (-3.0, 4.0, 0.5)]:
+        for t in range(3):
+            by_int, by_value = [Value(x) for x in row], [Value(x) for x in row]
+            a = cross_entropy(by_int, t)
+            b = cross_entropy(by_value, Value(float(t)))
+            ga, gb = grad(a, by_int), grad(b, by_value)
+            assert all(map(bits, [a.data, *(g.data for g in ga)], [b.data, *(g.data for g in gb)]))
+
+
 def test_mse_and_l2_penalty_with_targets_and_parameters_as_arguments():
     f = lambda p, t: mse([p * 2.0, p], [t, -t])  # noqa: E731
     c = compile(f, 1.0, 0.5)
