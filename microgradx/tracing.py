@@ -86,8 +86,8 @@ _CORE = ("engine.py", "_builtins.py", "checks.py", "compile.py", "tracing.py", "
 
 def _in_package(filename: str) -> str | None:
     """The file's path inside microgradx (`""` for generated code); None outside it."""
-    if filename.startswith(("<compiled ", "<microgradx op ")):
-        return ""
+    if filename.startswith("<"):  # generated code is ours; "<string>", "<stdin>" are not
+        return "" if filename.startswith(("<compiled ", "<microgradx op ")) else None
     try:
         return Path(filename).resolve().relative_to(_PACKAGE).as_posix()
     except ValueError:
