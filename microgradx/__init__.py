@@ -9,6 +9,7 @@ Examples:
     8.0
 """
 
+from . import losses  # noqa: F401 - registers the ops the losses are made of, at import
 from .checkpoint import load, save
 from .compile import compile
 from .define import defprim

@@ -25,21 +25,76 @@ Examples:
     >>> w.grad
     4.0
 
-What the trace cannot see:
+## Eager's numbers, or refused
 
-* Python-level control flow on `.data` or `float(v)` inside the function: those values
-  are frozen at trace time. Comparisons of Values (`x > 0`, `max(a, b)`) *are* seen:
-  they are recorded as guards and checked at every call; an example that takes a different
-  branch is computed by the eager engine instead (see `Compiled.fallbacks`).
-* Results made under `no_grad()` inside the function are constants of the trace.
+A compiled function gives the eager engine's numbers on every input, or `compile`
+refuses it while tracing: there is no third outcome. What decides is what the function
+does with the numbers of its *traced* Values, those that can change from call to call
+(every Value computed from the arguments or the parameters; not the constants).
+
+**Recorded** in the generated code: every operation on Values (`x * w`, `abs(x)`, `-x`,
+`x ** 2`, numbers on either side), with the ops' own kinks (`relu`, `abs`, `pow` at
+zero), and the rules that `grad(..., create_graph=True)` runs inside the function.
+
+**Guarded**, that is checked again at every call (see *Fallback* below):
+
+* comparisons of Values with Values or numbers: `x > y`, `x <= 0`, and so `max`, `min`
+  and `sorted` of Values and loops whose count depends on a value (`while x > 1:`);
+* `bool(x)` (`if x:`; the truth of `x.data`, as PyTorch's);
+* comparisons of `x.data` (`if x.data > 0:`, `x.data == y.data`, `0 <= t.data <= 1`):
+  while tracing, `.data` of a traced Value is a `TracedNumber`
+  (`microgradx.tracing`), which records its comparisons;
+* the branches the rules of relu and pow take on Values (`0.0 if out <= 0 else g`,
+  `y == 0`, `x == 0 and y >= 0`) when the function calls `grad(...,
+  create_graph=True)`, and the conditions in a user op's rules.
+
+**Refused**: `compile` raises `TraceError` with the file and line of the user's code (and
+the library line, if the use is inside a library function) and what to write instead:
+
+* any other use of `x.data`: arithmetic (`x.data * 2`, `abs(x.data)`), `float()`,
+  `math.*`, `int()`, `round()`, hashing, `Value(x.data)`;
+* `float(x)` and whatever needs a plain float (`math.exp(x)`, `math.floor(x)`);
+  `int(x)` and `round(x)` raise `TypeError` as in eager code (`Value` defines neither),
+  and would be refused if it did;
+* an operation on a traced Value inside `no_grad()` (its result would be a frozen
+  constant);
+* setting `.data` of a Value, and `backward()` inside the function (changes the
+  generated code would not make again); a gradient taken without `create_graph=True`
+  inside it, as soon as it computes with a traced number.
+
+Printing or formatting `x.data` inside the function is allowed: it shows the traced number,
+at trace time only (text read back as a number is not watched). Python state that is not
+the number of a Value (globals, attributes, random numbers, a Value's `.grad`) is read
+once, while tracing, as by any tracer, and so is what a thread the function starts does
+(the trace watches the thread or asyncio task that traces); and constants (plain
+numbers, Values made under `no_grad()` outside the function) are written into the code as
+numbers.
+
+## Fallback
+
+The guards are checked after the forward lines of the generated code. A call where one
+comes out otherwise than while tracing runs eagerly instead (the function on fresh Values,
+and `grad()` for its gradients), which gives eager's numbers by construction, and counts
+one in `Compiled.fallbacks`; in `backward_batch` only the examples whose guards fail run
+eagerly. There is no retrace: the generated code keeps the traced branch. So an example
+that falls back costs its generated forward pass plus an eager forward and backward pass:
+it runs at the eager engine's speed, not the compiled one. A function without
+comparisons has no guards and checks nothing.
+
+## Signed zeros
+
+`value_and_grad` and `backward` add each gradient's contributions in the eager engine's
+order, from -0.0 as its adjoints do, so they give eager's numbers to the last bit and the
+sign of zero (0.0 for an input the output does not depend on, as `grad(...,
+allow_unused=True)`). `backward_batch` adds up the examples in one loop from 0.0 and skips
+the additions of a zero adjoint, which then change nothing: its sums agree with eager's to
+rounding, and a zero sum is 0.0 where eager's, added to a `.grad` of `None`, may be -0.0.
 """
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import math
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -47,8 +102,9 @@ from .checks import to_float
 from .codegen import modules, straight
 from .engine import Value, grad, topological
 from .primitive import REGISTRY
+from .tracing import Guard, Trace, TracedNumber, TraceError, guard_nodes, refuse
 
-__all__ = ["Compiled", "compile"]
+__all__ = ["Compiled", "TraceError", "compile"]
 
 _ERRORS = (ArithmeticError, ValueError)
 
@@ -76,64 +132,24 @@ def compile(fn: Callable[..., Value], *example_args: Any) -> Compiled:
 
 # -- tracing ------------------------------------------------------------------------------
 
-_recording: contextvars.ContextVar[list[tuple[str, Any, Any, bool]] | None] = (
-    contextvars.ContextVar("compile_guards", default=None)
-)
-_patch_lock = threading.Lock()
-_COMPARISONS = {"__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">="}
-
-
-def _recorder(name: str, symbol: str) -> Callable[[Value, Any], bool]:
-    original = getattr(Value, name)
-
-    def compare(self: Value, other: Any) -> bool:
-        result: bool = original(self, other)
-        guards = _recording.get()
-        if guards is not None:
-            guards.append((symbol, self, other, result))
-        return result
-
-    compare.__wrapped__ = original  # type: ignore[attr-defined]
-    return compare
-
-
-class _RecordComparisons:
-    """While active, comparisons of Values in this thread/task are appended to a list."""
-
-    depth = 0
-
-    def __init__(self) -> None:
-        self.guards: list[tuple[str, Any, Any, bool]] = []
-
-    def __enter__(self) -> list[tuple[str, Any, Any, bool]]:
-        with _patch_lock:
-            if _RecordComparisons.depth == 0:
-                for name, symbol in _COMPARISONS.items():
-                    setattr(Value, name, _recorder(name, symbol))
-            _RecordComparisons.depth += 1
-        self.token = _recording.set(self.guards)
-        return self.guards
-
-    def __exit__(self, *exc: object) -> None:
-        _recording.reset(self.token)
-        with _patch_lock:
-            _RecordComparisons.depth -= 1
-            if _RecordComparisons.depth == 0:
-                for name in _COMPARISONS:
-                    setattr(Value, name, getattr(Value, name).__wrapped__)
-
 
 def _flatten(x: Any, out: list[Any], where: str) -> Any:
     """Append the leaves of `x` to `out`; return its structure (None marks a leaf)."""
     if isinstance(x, (list, tuple)):
         return tuple(_flatten(e, out, f"{where}[{i}]") for i, e in enumerate(x))
-    number = x.data if isinstance(x, Value) else x
-    if type(number).__name__ in ("Fraction", "mpf"):
-        raise TypeError(
-            f"compile: {where} is a {type(number).__name__}; compiled code computes on floats "
-            "(use the eager engine for exact or high-precision numbers)"
-        )
-    out.append(number if isinstance(x, Value) else to_float(x, f"compile: {where}"))
+    if isinstance(x, Value):
+        data: Any = x.data
+        if isinstance(data, TracedNumber):  # called inside a function being traced
+            raise refuse(
+                "calls a compiled function on a traced Value; its generated code computes on "
+                "plain numbers, which the outer trace cannot record",
+                "call the plain function there (the outer compile traces through it)",
+            )
+        _refuse_exact(data, where)
+        out.append(data)
+    else:
+        _refuse_exact(x, where)
+        out.append(to_float(x, f"compile: {where}"))
     return None
 
 
@@ -149,23 +165,28 @@ def _unflatten(structure: Any, leaves: Iterable[Any]) -> Any:
 # -- the compiled function ----------------------------------------------------------------
 
 
+def _refuse_exact(number: object, where: str) -> None:
+    if type(number).__name__ in ("Fraction", "mpf"):
+        raise TypeError(
+            f"compile: {where} is a {type(number).__name__}; compiled code computes on floats "
+            "(use the eager engine for exact or high-precision numbers)"
+        )
+
+
 def _describe(v: Value) -> tuple[Any, tuple[str, ...]]:
     entry = REGISTRY.entry(v._code)
     return entry.primitive, entry.form.numbers
 
 
-def _tape(
-    output: Value, args: list[Value], guards: list[tuple[str, Any, Any, bool]]
-) -> straight.Tape:
-    guard_roots = [x for _, a, b, _ in guards for x in (a, b) if isinstance(x, Value)]
-    order = topological([output, *guard_roots])
-    # the backward code visits the ops in the eager pass's order (it goes down a node's
-    # second input first), so every gradient is summed in the same order, to the last bit
-    backward_order = topological([output], inputs=_second_first)
-    return straight.Tape(output, args, guards, order, backward_order, _describe)
+def _tape(output: Value, args: list[Value], guards: list[Guard]) -> straight.Tape:
+    order = topological([output, *guard_nodes(guards)])
+    # the backward pass's walk (second inputs first): read backwards, the code adds each
+    # adjoint's contributions in the order the eager engine adds them, to the last bit
+    backward = topological([output], inputs=_second_first)
+    return straight.Tape(output, args, guards, order, backward, _describe)
 
 
-def _second_first(v: Value) -> tuple[Value | None, Value | None]:
+def _second_first(v: Value) -> tuple[Any, Any]:
     return v._b, v._a
 
 
@@ -187,8 +208,9 @@ class Compiled:
     """A function of Values traced once and turned into float code (see `compile`).
 
     Attributes: `params` (the Values read from outside, in order), `source` (the
-    generated Python), `fallbacks` (how many examples ran eagerly because a recorded
-    comparison came out the other way).
+    generated Python), `guards` (the comparisons checked at every call, as `(symbol,
+    left, right, result while tracing)`), `fallbacks` (how many examples ran eagerly
+    because a guard came out the other way).
     """
 
     def __init__(self, fn: Callable[..., Value], example_args: tuple[Any, ...]) -> None:
@@ -199,6 +221,7 @@ class Compiled:
         self._code: dict[str, Any] = {}
         self._tape: straight.Tape | None = None
         self.params: tuple[Value, ...] = ()  # known once traced
+        self.guards: tuple[Guard, ...] = ()
         if example_args or _takes_no_arguments(fn):
             self._trace(example_args)
 
@@ -210,23 +233,28 @@ class Compiled:
         self._n_leaves = len(leaves)
         args = [Value(x) for x in leaves]
         values = _unflatten(self._structure, args)
-        with _RecordComparisons() as guards:
+        with Trace() as trace:
             out = self.fn(*values)
-        if not isinstance(out, Value):
-            raise TypeError(
-                f"compile: {self.__name__} must return a Value, got {type(out).__name__}"
-            )
-        self._tape = _tape(out, args, guards)
-        exact = [v for v in self._tape.order if type(v.data) is not float]
+        guards = trace.guards
+        self._check_output(out)
+        tape = _tape(out, args, guards)
+        exact = [v for v in tape.order if type(v.data) is not float]
         if exact:
-            self._tape = None
             raise TypeError(
                 f"compile: {self.__name__} computes with {type(exact[0].data).__name__} "
                 "numbers; compile writes float code, so it takes float Values only"
             )
+        self._tape = tape
         self.params = tuple(self._tape.params)
+        self.guards = tuple(guards)
         n_ops = len(self._tape.ops)
         self._title = f"{self.__name__} ({n_ops} operations, {len(self.params)} parameters)"
+
+    def _check_output(self, out: object) -> None:
+        if not isinstance(out, Value):
+            raise TypeError(
+                f"compile: {self.__name__} must return a Value, got {type(out).__name__}"
+            )
 
     @property
     def _traced(self) -> straight.Tape:
@@ -285,7 +313,7 @@ class Compiled:
             return float(self._run("value", p, leaves))
         except _BranchChangedError:
             self.fallbacks += 1
-            return self._eager(leaves)[0]
+            return self._eager(leaves, gradients=False)[0]
 
     def value_and_grad(self, *args: Any) -> tuple[float, list[float], list[float]]:
         """`(value, parameter gradients, input gradients)` at `args`; writes no `.grad`.
@@ -346,11 +374,14 @@ class Compiled:
         _add_to_grads(self.params, dp)
         return float(total * weight) if reduction == "mean" else float(total)
 
-    def _eager(self, leaves: list[float]) -> tuple[float, list[float], list[float]]:
-        """One example by the eager engine (when it branches differently from the trace)."""
+    def _eager(
+        self, leaves: list[float], gradients: bool = True
+    ) -> tuple[float, list[float], list[float]]:
+        """One example by the eager engine (a guard came out the other way)."""
         args = [Value(x) for x in leaves]
         out = self.fn(*_unflatten(self._structure, args))
-        if not isinstance(out, Value) or not out.requires_grad:
+        self._check_output(out)
+        if not gradients or not out.requires_grad:
             return float(out), [0.0] * len(self.params), [0.0] * len(args)
         gs = grad(out, [*self.params, *args], allow_unused=True)
         d = [g.data for g in gs]

@@ -12,6 +12,16 @@ Predictions may be Values or plain numbers; targets are numbers (or Values). Wit
 `reduction="mean"` (the default) a loss is averaged over the examples, with `"sum"`
 summed. A single prediction may be passed without a list.
 
+Every loss is made of ops, with no Python decision on the numbers of Values, so
+`microgradx.compile` replays it exactly for any logits and labels passed as arguments.
+Four ops are registered here for that, as any user op (`microgradx.defprim`):
+`_bce_with_logits` (the whole binary cross-entropy, with its derivative `sigmoid(z) - y`
+as PyTorch's), `_lse_max` and `_lse_finite` (the row's largest logit, or 0 if that is
+inf or nan, which log-sum-exp subtracts; no gradient flows through them) and `_pick` (a
+logit where the label minus its index is 0: the label's logit when the label is a
+Value). The checks of Value labels are comparisons, which `compile` checks again at every
+call.
+
 Examples:
     >>> from microgradx import Value
     >>> from microgradx.losses import mse
@@ -26,10 +36,10 @@ Examples:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .define import defprim
 from .engine import Value, lift, to_float
 
 __all__ = [
@@ -43,6 +53,22 @@ __all__ = [
 ]
 
 Scalar = Value | float
+
+#: log(1 + exp(z)) - z * y for one example, written so that exp never overflows; its
+#: derivative is PyTorch's, sigmoid(z) - y, smooth also at z = 0
+_bce_with_logits = defprim(
+    "_bce_with_logits",
+    "(1 - y) * x + log1p(exp(-x)) if x > 0 else log1p(exp(x)) - x * y",
+    "g * (sigmoid(x) - y)",
+    "-g * x",
+)
+#: the shift of log-sum-exp, as two ops through which no gradient flows (it changes no
+#: result): the row's largest logit by Python's `max` (a step: y if y > x else x), made 0
+#: where it is inf or nan. Their rules are -0.0, which adds nothing to any adjoint.
+_lse_max = defprim("_lse_max", "y if y > x else x", "-0.0", "-0.0")
+_lse_finite = defprim("_lse_finite", "x if x - x == 0 else 0.0", "-0.0")
+#: x where y is 0, else -0.0 (which adds nothing): picks the label's logit, y = label - index
+_pick = defprim("_pick", "x if y == 0 else -0.0", "_pick(g, y)", "-0.0")
 
 
 def _as_list(x: Any, what: str) -> list[Any]:
@@ -112,13 +138,13 @@ def hinge(scores: Any, labels: Any, reduction: str = "mean") -> Value:
     preds, targets = _pair(scores, labels, "hinge")
     losses = []
     for s, y in zip(preds, targets, strict=True):
-        yv = _number(y, "hinge")
-        if yv not in (-1.0, 1.0):
+        label = y if isinstance(y, Value) else to_float(y, "hinge(): label")
+        if _number(abs(label), "hinge") != 1.0:  # one comparison: a guard when traced
             raise ValueError(
-                f"hinge(): labels must be -1 or +1, got {yv!r} (turn 0/1 labels into -1/+1 "
-                "with 2 * y - 1)"
+                f"hinge(): labels must be -1 or +1, got {_number(label, 'hinge')!r} (turn "
+                "0/1 labels into -1/+1 with 2 * y - 1)"
             )
-        losses.append((1 + -yv * s).relu())
+        losses.append((1 + -label * s).relu())
     if reduction == "mean":
         return _total(losses) * (1.0 / len(losses))
     return _reduce(losses, reduction, "hinge")
@@ -127,35 +153,22 @@ def hinge(scores: Any, labels: Any, reduction: str = "mean") -> Value:
 def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Value:
     """Binary cross-entropy of `sigmoid(logit)` against targets in [0, 1], computed stably.
 
-    The loss of one example is `log(1 + exp(z)) - z * y`. It is written so that `exp`
-    never overflows: for `z > 0` as `(1 - y) * z + log1p(exp(-z))`, otherwise as
-    `log1p(exp(z)) - z * y`. Each branch is smooth, so derivatives of every order are
-    exact (the gradient is `sigmoid(z) - y`, also at `z = 0`), and a logit of 1000
-    gives a finite loss and gradient.
+    The loss of one example is `log(1 + exp(z)) - z * y`, computed by one op so that
+    `exp` never overflows: for `z > 0` as `(1 - y) * z + log1p(exp(-z))`, otherwise as
+    `log1p(exp(z)) - z * y`. Its derivative is `sigmoid(z) - y` (PyTorch's), also at
+    `z = 0`, and a logit of 1000 gives a finite loss and gradient.
     """
     zs, ys = _pair(logits, targets, "binary_cross_entropy_with_logits")
     losses = []
     for z, y in zip(zs, ys, strict=True):
-        yv = _number(y, "binary_cross_entropy_with_logits")
+        target = y if isinstance(y, Value) else to_float(y, "binary_cross_entropy_with_logits")
+        yv = _number(target, "binary_cross_entropy_with_logits")
         if not 0.0 <= yv <= 1.0:
             raise ValueError(
                 f"binary_cross_entropy_with_logits(): targets must lie in [0, 1], got {yv!r}"
             )
-        if z.data > 0:
-            losses.append((1 - y) * z + _log1p((-z).exp()))
-        else:
-            losses.append(_log1p(z.exp()) - z * y)
+        losses.append(_bce_with_logits(z, target))
     return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
-
-
-def _log1p(t: Value) -> Value:
-    """`log(1 + t)` for `0 <= t <= 1`, with the value as accurate as `math.log1p`.
-
-    Value has no `log1p`; `log(1 + t)` has the right derivatives but loses the value's
-    digits when `t` is tiny, so a constant (no gradient) corrects the value.
-    """
-    out = (1 + t).log()
-    return out + (math.log1p(t.data) - out.data)
 
 
 def _logits_row(row: Any, fn: str) -> list[Value]:
@@ -184,11 +197,13 @@ def _shifted(row: list[Value]) -> tuple[list[Value], Value]:
     """The row minus its largest entry `m`, and the log of the sum of their exps.
 
     `logit - logsumexp` is computed as `(logit - m) - log(sum exp(logit - m))`, as
-    PyTorch does: adding `m` back first would cancel when `|m|` is large.
+    PyTorch does: adding `m` back first would cancel when `|m|` is large. An `m` that is
+    inf or nan is 0: there is nothing to stabilise, and inf and nan propagate by IEEE rules.
     """
-    m = max(v.data for v in row)
-    if math.isinf(m) or math.isnan(m):
-        m = 0.0  # nothing to stabilise: let inf / nan propagate by IEEE rules
+    m = row[0]
+    for v in row[1:]:
+        m = _lse_max(m, v)
+    m = _lse_finite(m)
     shifted = [v - m for v in row]
     return shifted, _total([s.exp() for s in shifted]).log()
 
@@ -197,9 +212,10 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
     """Softmax cross-entropy: `-log softmax(logits)[target]`, as PyTorch's `cross_entropy`.
 
     `logits` is one example (a sequence of C Values, `targets` one class index) or a
-    batch (a sequence of such rows, `targets` one index per row). Uses log-sum-exp with
-    the row maximum subtracted, so large logits neither overflow nor lose the gradient
-    `softmax(logits) - onehot(target)`.
+    batch (a sequence of such rows, `targets` one index per row). An index is an int, or
+    a Value holding one (as `compile` passes a label given as an argument). Uses
+    log-sum-exp with the row maximum subtracted, so large logits neither overflow nor lose
+    the gradient `softmax(logits) - onehot(target)`.
     """
     rows = _as_list(logits, "cross_entropy(): logits")
     if rows and not isinstance(rows[0], (Value, int, float)):
@@ -214,17 +230,31 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Value:
         )
     losses = []
     for i, (row, t) in enumerate(zip(batch, labels, strict=True)):
-        if not isinstance(t, int) or isinstance(t, bool):
-            raise TypeError(
-                f"cross_entropy(): targets[{i}] must be a class index (int), got {type(t).__name__}"
-            )
-        if not 0 <= t < len(row):
-            raise ValueError(
-                f"cross_entropy(): targets[{i}] = {t} is not a class index in [0, {len(row)})"
-            )
         shifted, lse = _shifted(row)
-        losses.append(lse - shifted[t])
+        losses.append(lse - _label_logit(shifted, t, i))
     return _reduce(losses, reduction, "cross_entropy")
+
+
+def _label_logit(shifted: list[Value], t: Any, i: int) -> Value:
+    """The entry of `shifted` at the class index `t`: an int, or a Value holding one."""
+    if isinstance(t, Value):  # sum of _pick(s_j, t - j): s_t to the bit, no decision on t
+        picked = _total([_pick(s, t - j) for j, s in enumerate(shifted)])
+        hits = _total([_pick(1.0, t - j) for j in range(len(shifted))])
+        if _number(hits, "cross_entropy") != 1.0:  # one comparison: a guard when traced
+            raise ValueError(
+                f"cross_entropy(): targets[{i}] = {_number(t, 'cross_entropy')!r} is not a "
+                f"class index in [0, {len(shifted)})"
+            )
+        return picked
+    if not isinstance(t, int) or isinstance(t, bool):
+        raise TypeError(
+            f"cross_entropy(): targets[{i}] must be a class index (int), got {type(t).__name__}"
+        )
+    if not 0 <= t < len(shifted):
+        raise ValueError(
+            f"cross_entropy(): targets[{i}] = {t} is not a class index in [0, {len(shifted)})"
+        )
+    return shifted[t]
 
 
 def l2_penalty(params: Iterable[Value], alpha: float = 1.0) -> Value:

@@ -93,9 +93,10 @@ class Tape:
     """The traced graph as numbered variables, ready to be written out as code.
 
     `order` lists every node the output (and the guards) depend on, each after its
-    inputs, and `backward_order` those the output depends on, in the order whose reverse
-    the backward code follows (the eager pass's); `describe` tells the primitive and form
-    of an op node. Nodes are read through the fields the generated
+    inputs, and `backward_order` those the output depends on, in the order of the eager
+    backward pass's walk, reversed (so that the code adds up each adjoint's contributions
+    in the eager engine's order); `describe` tells the
+    primitive and form of an op node. Nodes are read through the fields the generated
     operators write (`_code`, `_a`, `_b`, `data`).
     """
 
@@ -137,10 +138,9 @@ class Tape:
         for i, v in enumerate(self.ops):
             self.names[id(v)] = f"v{i}"
         self.guards = guards
-        # which nodes the output's gradient flows back to, and the ops in the order the
-        # backward code handles them
+        # which nodes the output's gradient flows back to, and in which order
         self.in_backward = {id(v) for v in backward_order}
-        self.backward_ops = [v for v in reversed(backward_order) if self.kind[id(v)] == "op"]
+        self.backward_ops = [v for v in backward_order if self.kind[id(v)] == "op"]
 
     def name(self, v: Any) -> str:
         """The variable (or literal) standing for a node or a number in the code."""
@@ -220,9 +220,12 @@ class Tape:
         return needed
 
     def backward_lines(
-        self, mode: Mode, seed: str, needed: set[int], accumulators: set[str]
-    ) -> list[str]:
-        """Adjoint code, last op first. `accumulators` are variables summed into (`+=`).
+        self, mode: Mode, seed: str, needed: set[int], accumulators: set[str], skip: bool
+    ) -> tuple[list[str], set[str]]:
+        """Adjoint code, last op first, and the accumulators it adds to.
+
+        `accumulators` are variables summed into (`+=`); with `skip`, additions of a zero
+        adjoint that change nothing are skipped (see `_accumulate`).
 
         The adjoint is *pulled*: the contributions to an op's adjoint are collected and
         written as one sum when the op is reached (all of its users come before it), in the
@@ -233,12 +236,13 @@ class Tape:
         lines: list[str] = []
         out_key = id(self.output)
         if out_key not in needed:
-            return lines
+            return lines, set()
         if self.kind[out_key] != "op":  # the function returns one of its inputs
-            return [f"d{self.names[out_key]} += {seed}"]
+            own = f"d{self.names[out_key]}"
+            return [f"{own} += {seed}"], {own}
         pending: dict[int, list[tuple[str, int]]] = {out_key: [(seed, 0)]}  # (term, its size)
         additions: list[tuple[str, str, str]] = []  # (accumulator, term, adjoint in the term)
-        for v in self.backward_ops:
+        for v in reversed(self.backward_ops):
             terms = pending.pop(id(v), None)
             if terms is None:
                 continue
@@ -250,9 +254,9 @@ class Tape:
             ]
             reads = sum(_template(op, which, mode, numbers).count("_tg_") for which, _ in receiving)
             size = sum(n for _, n in terms) + len(terms) - 1
-            if reads == 0:
-                continue  # no rule reads this adjoint (a derivative that is a constant)
-            if reads == 1 and size < _MAX_OPS and not (len(terms) == 1 and _is_atom(terms[0][0])):
+            if reads == 0:  # its rules are constants (sign's 0.0): the adjoint is not needed,
+                g = "0.0"  # but the inputs still receive them, and pass on inf and nan
+            elif reads == 1 and size < _MAX_OPS and not (len(terms) == 1 and _is_atom(terms[0][0])):
                 g = f"({' + '.join(f'({t})' for t, _ in terms)})"
             else:
                 g, size = _adjoint("d" + self.names[id(v)], [t for t, _ in terms], lines), 0
@@ -266,7 +270,7 @@ class Tape:
                     additions.append((own, _tidy(term), g))
                 else:
                     pending.setdefault(key, []).append((term, size + 1))
-        return lines + _accumulate(additions)
+        return lines + _accumulate(additions, skip), {own for own, _, _ in additions}
 
 
 _MAX_OPS = 40  # operations per generated statement: deeper expressions strain the compiler
@@ -285,15 +289,20 @@ def _factor(term: str, g: str) -> str | None:
     return None
 
 
-def _accumulate(additions: list[tuple[str, str, str]]) -> list[str]:
-    """The `+=` statements into the accumulators, those sharing an adjoint together.
+def _accumulate(additions: list[tuple[str, str, str]], skip: bool) -> list[str]:
+    """The `+=` statements into the accumulators; with `skip`, those sharing an adjoint
+    together, skipped when they would change nothing.
 
     A group `dp3 += dv7 * v1`, `dp4 += dv7 * v2`, ... adds 0.0 or -0.0 to every
     accumulator when `dv7` is zero (a relu that is off) and `v1, v2, ...` are finite,
-    which changes nothing (an accumulator starts at `0.0` and is never `-0.0`), so the
-    group runs only when `dv7 != 0.0 or not finite`. An accumulator written more than
-    once keeps the order of its additions (it stays out of the groups).
+    which changes nothing when the accumulator starts at `0.0` (it is then never
+    `-0.0`), so the group runs only when `dv7 != 0.0 or not finite`. An accumulator
+    written more than once keeps the order of its additions (it stays out of the groups).
+    Without `skip` (accumulators that start at `-0.0`, as the eager engine's adjoints, and
+    end with the sign of zero of its sum) every addition is written in order.
     """
+    if not skip:
+        return [f"{own} += {term}" for own, term, _ in additions]
     writes: dict[str, int] = {}
     for own, _, _ in additions:
         writes[own] = writes.get(own, 0) + 1
@@ -388,8 +397,10 @@ def functions_source(tape: Tape, structure: Any, title: str, mode: Mode) -> str:
     dp = [f"dp{i}" for i in range(len(params))]
     da = [f"da{i}" for i in range(len(args))]
     needed = tape.needs_grad(("param", "arg"))
-    grads = [f"{d} = 0.0" for d in dp + da]
-    backward = tape.backward_lines(mode, "1.0", needed, set(dp + da))
+    backward, added = tape.backward_lines(mode, "1.0", needed, set(dp + da), skip=False)
+    # as the eager engine's adjoints: -0.0 (IEEE's 0 for sums) where the output depends on
+    # the variable, and grad(..., allow_unused=True)'s 0.0 where it does not
+    grads = [f"{d} = {'-0.0' if d in added else '0.0'}" for d in dp + da]
     forward = tape.forward_lines(mode, tape.keep(needed))
     one = [
         f"def value_and_grad{suffix}(p, a):",
@@ -401,7 +412,7 @@ def functions_source(tape: Tape, structure: Any, title: str, mode: Mode) -> str:
     ]
 
     needed = tape.needs_grad(("param",))
-    backward = tape.backward_lines(mode, "weight", needed, set(dp))
+    backward, _ = tape.backward_lines(mode, "weight", needed, set(dp), skip=True)
     forward = tape.forward_lines(mode, tape.keep(needed))
     example = _target(structure, iter(args))
     if tape.guards:  # the numbers of the examples that branch differently are kept
