@@ -18,6 +18,13 @@ How the backward code is written (each choice keeps the eager engine's numbers):
   same adjoint stand together under `if dv9 != 0.0 or not finite:`. With a zero adjoint
   and finite values they would only add zeros, which changes nothing; with inf or nan
   about they run, so `0 * inf = nan` arrives as in the eager engine.
+* *Early exit.* In the batch loop, an example whose adjoints into the output's inputs are
+  exactly 0 (a hinge loss `relu(1 - y * f(x))` on a well-classified example) skips the
+  rest of its backward pass when every value the remaining rules multiply by is finite:
+  those rules then give zeros, which add nothing. The exit is written only when every
+  rule past the output's is of a form that maps a zero adjoint and finite values to zero
+  (`g`, `g * y`, `0.0 if out <= 0 else g`, `g * cos(x)`; not `g / y` or `g / (2 * out)`,
+  which are infinite at 0).
 * Whole numbers of the rules are written as floats (`v5 <= 0.0`): CPython compares and
   adds two floats on a fast path.
 """
@@ -220,12 +227,20 @@ class Tape:
         return needed
 
     def backward_lines(
-        self, mode: Mode, seed: str, needed: set[int], accumulators: set[str], skip: bool
+        self,
+        mode: Mode,
+        seed: str,
+        needed: set[int],
+        accumulators: set[str],
+        skip: bool,
+        exit_test: list[str] | None = None,
     ) -> tuple[list[str], set[str]]:
         """Adjoint code, last op first, and the accumulators it adds to.
 
         `accumulators` are variables summed into (`+=`); with `skip`, additions of a zero
-        adjoint that change nothing are skipped (see `_accumulate`).
+        adjoint that change nothing are skipped (see `_accumulate`). With `exit_test`
+        (the finiteness tests of `early_exit`), the adjoints of the output's inputs get
+        names, followed by `continue` when they are all zero and the tests hold.
 
         The adjoint is *pulled*: the contributions to an op's adjoint are collected and
         written as one sum when the op is reached (all of its users come before it), in the
@@ -270,11 +285,129 @@ class Tape:
                     additions.append((own, _tidy(term), g))
                 else:
                     pending.setdefault(key, []).append((term, size + 1))
+            if exit_test is not None and v is self.output:
+                lines += self._exit(pending, exit_test)
         return lines + _accumulate(additions, skip), {own for own, _, _ in additions}
+
+    def _exit(self, pending: dict[int, list[tuple[str, int]]], tests: list[str]) -> list[str]:
+        """Name the adjoints of the output's inputs; `continue` if all are 0 (see
+        `early_exit`)."""
+        lines: list[str] = []
+        zeros: list[str] = []
+        for key, terms in pending.items():
+            own = _adjoint("d" + self.names[key], [t for t, _ in terms], lines)
+            pending[key] = [(own, 0)]
+            zeros.append(f"{own} == 0.0")
+        lines.append("# a zero adjoint past the output, with finite values, adds only zeros")
+        lines.append(f"if {' and '.join(zeros + tests)}:")
+        lines.append("    continue")
+        return lines
+
+    def early_exit(self, needed: set[int]) -> tuple[list[str], list[str]] | None:
+        """Whether the batch loop can skip an example whose adjoints into the output's
+        inputs are zero: the lines to run once before the loop and the tests per example.
+
+        It can when every rule past the output's maps a zero adjoint and finite values
+        to zero (`_zero_keeping`); the tests are then that the values those rules
+        multiply by are finite (the parameters once, the example's values each time).
+        None if a rule may not keep zero, or a number in a rule is infinite or nan.
+        """
+        out_key = id(self.output)
+        if self.kind[out_key] != "op":
+            return None
+        receiving = [c for _, c in self.children(self.output) if _is_node(c) and id(c) in needed]
+        if not receiving or any(self.kind[id(c)] != "op" for c in receiving):
+            return None  # an input of the output is a parameter: nothing to skip
+        read: dict[int, Any] = {}
+        for v in self.backward_ops:
+            if v is self.output or id(v) not in needed:
+                continue
+            op, _ = self.forms[id(v)]
+            nodes = dict(zip(("x", "y", "out"), (v._a, v._b, v), strict=True))
+            for which, (_, child) in enumerate(self.children(v)):
+                if not (_is_node(child) and id(child) in needed):
+                    continue
+                names = _zero_keeping(op.rule_trees[which])
+                if names is None:
+                    return None
+                for name in names:
+                    x = nodes[name]
+                    if not _is_node(x) or self.kind[id(x)] == "const":
+                        if not math.isfinite(float(x.data if _is_node(x) else x)):
+                            return None
+                    else:
+                        read.setdefault(id(x), x)
+        params = [self.names[k] for k, x in read.items() if self.kind[k] == "param"]
+        values = [self.names[k] for k, x in read.items() if self.kind[k] != "param"]
+        before = [f"params_finite = {_all_finite(params)}"] if params else []
+        tests = ["params_finite"] if params else []
+        if values:
+            tests.append(_all_finite(values))
+        return before, tests
 
 
 _MAX_OPS = 40  # operations per generated statement: deeper expressions strain the compiler
 _MIN_GROUP = 3  # additions sharing one adjoint that are worth a test for zero
+
+
+#: functions finite at every finite argument
+_BOUNDED = frozenset({"cos", "sin", "sign"})
+
+
+def _zero_keeping(tree: ast.expr) -> set[str] | None:
+    """The names a rule multiplies `g` by, if the rule is 0 (or -0.0) whenever `g` is
+    and those names are finite; None if it may not be (`g / y`, `g * (1 - out * out)`).
+
+    Kept forms: `g`, `-g`, `0.0`, `a if test else b` of kept forms (the test only picks
+    one), and `g` times a name, a finite number or `cos`, `sin` or `sign` of a name.
+    """
+    if isinstance(tree, ast.Name) and tree.id == "g":
+        return set()
+    if isinstance(tree, ast.Constant):
+        return set() if tree.value == 0 else None
+    if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, (ast.USub, ast.UAdd)):
+        return _zero_keeping(tree.operand)
+    if isinstance(tree, ast.IfExp):
+        body, orelse = _zero_keeping(tree.body), _zero_keeping(tree.orelse)
+        return None if body is None or orelse is None else body | orelse
+    if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Mult):
+        for a, b in ((tree.left, tree.right), (tree.right, tree.left)):
+            rest = _zero_keeping(a)
+            factor = _finite_factor(b)
+            if rest is not None and factor is not None:
+                return rest | factor
+    return None
+
+
+def _finite_factor(tree: ast.expr) -> set[str] | None:
+    """The names an expression reads, if it is finite whenever they are; else None."""
+    if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, (ast.USub, ast.UAdd)):
+        return _finite_factor(tree.operand)
+    if isinstance(tree, ast.Name) and tree.id in ("x", "y", "out"):
+        return {tree.id}
+    if isinstance(tree, ast.Constant) and isinstance(tree.value, (int, float)):
+        return set() if math.isfinite(tree.value) else None
+    if (
+        isinstance(tree, ast.Call)
+        and rules.callee(tree) in _BOUNDED
+        and len(tree.args) == 1
+        and not tree.keywords
+    ):
+        return _finite_factor(tree.args[0])
+    return None
+
+
+def _all_finite(names: list[str]) -> str:
+    """A test that the variables are all finite: their sum is (inf - inf is nan)."""
+    names = sorted(names, key=_number)
+    chunks = [names[i : i + _MAX_OPS] for i in range(0, len(names), _MAX_OPS)]
+    return " and ".join(f"_isfinite({' + '.join(chunk)})" for chunk in chunks)
+
+
+def _number(name: str) -> tuple[str, int]:
+    """Sort key of a variable name: `a1` before `a10`."""
+    head = name.rstrip("0123456789")
+    return head, int(name[len(head) :] or 0)
 
 
 def _factor(term: str, g: str) -> str | None:
@@ -378,8 +511,13 @@ def _target(structure: Any, names: Iterator[str]) -> str:
     return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
 
 
-def functions_source(tape: Tape, structure: Any, title: str, mode: Mode) -> str:
-    """Source of the three generated functions for one mode (`fast` or `safe`)."""
+def functions_source(
+    tape: Tape, structure: Any, title: str, mode: Mode, early_exit: bool = True
+) -> str:
+    """Source of the three generated functions for one mode (`fast` or `safe`).
+
+    `early_exit=False` leaves the batch loop's early exit out (`Tape.early_exit`).
+    """
     suffix = f"_{mode}"
     params = [f"p{i}" for i in range(len(tape.params))]
     args = [f"a{i}" for i in range(tape.n_args)]
@@ -412,7 +550,9 @@ def functions_source(tape: Tape, structure: Any, title: str, mode: Mode) -> str:
     ]
 
     needed = tape.needs_grad(("param",))
-    backward, _ = tape.backward_lines(mode, "weight", needed, set(dp), skip=True)
+    exit_lines = tape.early_exit(needed) if early_exit else None
+    before, exit_test = exit_lines if exit_lines is not None else ([], None)
+    backward, _ = tape.backward_lines(mode, "weight", needed, set(dp), True, exit_test)
     forward = tape.forward_lines(mode, tape.keep(needed))
     example = _target(structure, iter(args))
     if tape.guards:  # the numbers of the examples that branch differently are kept
@@ -423,7 +563,8 @@ def functions_source(tape: Tape, structure: Any, title: str, mode: Mode) -> str:
         f"def backward_batch{suffix}(p, columns, weight):",
         f'    """{title}: the sum over a batch, and weight * its gradient."""',
         _indent([_unpack(params, "p")] if params else [], 1),
-        _indent([f"{d} = 0.0" for d in dp] + ["total = 0.0", "failed = []", loop_head], 1),
+        _indent([f"{d} = 0.0" for d in dp] + before + ["total = 0.0", "failed = []"], 1),
+        _indent([loop_head], 1),
         _indent(forward + tape.guard_lines(["failed.append(i)", "continue"]), 2),
         f"        total += {out}",
         _indent(backward, 2),
