@@ -35,8 +35,11 @@ TASKS: dict[str, dict[str, Any]] = {
     "eager": {"kind": "step", "engine": "eager", "gc_mode": "off"},
     "eager-gc": {"kind": "step", "engine": "eager", "gc_mode": "on"},
     "compiled": {"kind": "step", "engine": "compiled", "gc_mode": "off"},
+    # the step at a point of training where about a quarter of the examples are active
+    "compiled-trained": {"kind": "step", "engine": "compiled", "gc_mode": "off", "warmup": 16},
     "chain": {"kind": "chain", "engine": "eager"},
     "chain-consts": {"kind": "chain", "engine": "eager-consts"},
+    "chain-consts-gc": {"kind": "chain", "engine": "eager-consts", "gc_mode": "on"},
 }
 
 
@@ -76,11 +79,11 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], log: Any) -> dict[
     for r in range(args.rounds):
         versions = list(trees) if r % 2 == 0 else list(trees)[::-1]
         for name in args.tasks:
-            task = dict(TASKS[name])
-            if task["kind"] == "step":
-                task.update(points=args.points, steps=args.steps, warmup=args.warmup)
+            if TASKS[name]["kind"] == "step":
+                task = {"points": args.points, "steps": args.steps, "warmup": args.warmup}
             else:
-                task.update(n=args.chain)
+                task = {"n": args.chain}
+            task.update(TASKS[name])  # a task's own setting (its warmup) comes first
             for version in versions:
                 answer = worker(trees[version], task)
                 if task["kind"] == "step":

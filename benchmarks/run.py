@@ -131,13 +131,21 @@ def worker_memory(engine: str, points: int) -> dict[str, Any]:
     }
 
 
-def worker_chain(engine: str, n: int) -> dict[str, Any]:
-    """Build a chain of ``n`` ops and backpropagate; time and peak memory (max RSS)."""
+def worker_chain(engine: str, n: int, gc_mode: str = "off") -> dict[str, Any]:
+    """Build a chain of ``n`` ops and backpropagate; time and peak memory (max RSS).
+
+    ``gc_mode``: ``"off"`` (the collector disabled) or ``"on"`` (at its defaults, so its
+    collections while the chain grows are timed too).
+    """
+    if gc_mode not in ("on", "off"):
+        raise ValueError(f"gc_mode must be on or off, got {gc_mode!r}")
     limit = engines.recursion_limit_for(engine, n)
     if limit:
         sys.setrecursionlimit(limit)
     value_class = engines.value_class(engine)
-    gc.disable()
+    if gc_mode == "off":
+        gc.disable()
+    collections = sum(s["collections"] for s in gc.get_stats())
     base = _resident_kib()
     start = time.perf_counter()
     x, w, y = engines.chain(value_class, n, numbers=engine.endswith("-consts"))
@@ -146,6 +154,8 @@ def worker_chain(engine: str, n: int) -> dict[str, Any]:
     done = time.perf_counter()
     peak = _peak_resident_kib() - base
     return {
+        "gc_mode": gc_mode,
+        "collections": sum(s["collections"] for s in gc.get_stats()) - collections,
         "build_s": built - start,
         "backward_s": done - built,
         "total_s": done - start,
