@@ -61,15 +61,21 @@ def initial_weights() -> list[list[list[float]]]:
     return layers
 
 
+#: the packages an engine needs besides microgradx (the harness skips it without them)
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "micrograd": ("micrograd",),
+    "autograd": ("autograd", "numpy"),
+    "torch": ("torch",),
+}
+
+
 def available(engine: str) -> bool:
-    """Whether the engine's package imports (torch is optional)."""
-    module = {"micrograd": "micrograd", "autograd": "autograd", "torch": "torch"}.get(engine)
-    if module is None:
-        return True
-    try:
-        __import__(module)
-    except ImportError:
-        return False
+    """Whether the packages the engine needs import (see ``REQUIRES``; torch is optional)."""
+    for module in REQUIRES.get(engine, ()):
+        try:
+            __import__(module)
+        except ImportError:
+            return False
     return True
 
 

@@ -8,8 +8,12 @@ alternate the order of the engines so that a noisy machine hurts them alike. Rep
 milliseconds per training step (median and min-max over all timed steps of all rounds)
 with the garbage collector at its defaults and disabled, each engine's speed-up over
 micrograd, graph nodes per step and bytes per node (tracemalloc), and a chain of a
-million operations (build + backward time, peak memory). The table is printed and written
-as JSON, with a bar chart as PNG.
+million operations (build + backward time, peak memory; with number operands also with the
+collector at its defaults). A second table puts the step side by side at batch sizes of 10
+to 10,000 points: every engine of ``engines.ENGINES`` that is installed (an unavailable one
+is skipped with a note), with the eager step (collector on and inside ``gc_paused()``) and
+micrograd at 100 points only. The tables are printed and written as JSON, with a bar chart
+as PNG.
 
 With the collector disabled, the engines' own work is timed: each step's graph is freed
 between steps, outside the timed part (``gc.collect()`` frees micrograd's, which are
@@ -42,10 +46,30 @@ import engines  # noqa: E402
 
 SETTINGS = {
     "full": {"points": 100, "rounds": 5, "steps": 5, "warmup": 2, "chain": 1_000_000,
-             "chain_rounds": 3, "micrograd_chain": True},
+             "chain_rounds": 3, "micrograd_chain": True,
+             # the batch sizes table: fewer steps from `big` points on
+             "sizes": [10, 100, 1_000, 10_000], "size_rounds": 3, "size_steps": 5,
+             "big": 10_000, "big_steps": 2},
     "quick": {"points": 8, "rounds": 1, "steps": 1, "warmup": 1, "chain": 2_000,
-              "chain_rounds": 1, "micrograd_chain": True},
+              "chain_rounds": 1, "micrograd_chain": True,
+              "sizes": [4, 8], "size_rounds": 1, "size_steps": 1, "big": 8, "big_steps": 1},
 }  # fmt: skip
+#: engines timed at one batch size only (the points of the main table): they build a
+#: graph of every example, which takes seconds at thousands of points
+SCALAR = ("micrograd", "eager")
+#: the chains: (key, engine, collector)
+CHAINS = [
+    ("eager", "eager", "off"),
+    ("eager-consts", "eager-consts", "off"),
+    ("eager-consts-gc", "eager-consts", "on"),
+    ("micrograd", "micrograd", "off"),
+]
+CHAIN_LABELS = {
+    "eager": "microgradx eager",
+    "eager-consts": "microgradx eager, y * 1.000001",
+    "eager-consts-gc": "  the same, GC on (default)",
+    "micrograd": "micrograd 0.1.0",
+}
 
 
 # -- workers: each runs in its own process ------------------------------------------------
@@ -246,6 +270,15 @@ def measure(setting: dict[str, Any], names: list[str], log: Any) -> dict[str, An
                         results["info"].setdefault(engine, {})[key] = answer[key]
                 med = statistics.median(answer["times"]) * 1e3
                 log(f"  round {r + 1} gc {gc_mode:3} {engine:10} {med:9.2f} ms/step")
+    if "eager" in names:  # the eager step inside gc_paused(), as fit() runs it
+        for _ in range(setting["rounds"]):
+            answer = run_worker({
+                "kind": "step", "engine": "eager", "gc_mode": "paused",
+                "points": setting["points"], "steps": setting["steps"],
+                "warmup": setting["warmup"],
+            })  # fmt: skip
+            times.setdefault(("eager", "paused"), []).extend(answer["times"])
+            log(f"  gc paused eager {statistics.median(answer['times']) * 1e3:9.2f} ms/step")
     for (engine, gc_mode), ts in times.items():
         results["steps"].setdefault(engine, {})[f"gc_{gc_mode}"] = summary(ts)
     results["first_loss"] = first_loss
@@ -256,17 +289,18 @@ def measure(setting: dict[str, Any], names: list[str], log: Any) -> dict[str, An
             {"kind": "memory", "engine": engine, "points": setting["points"]}
         )
         log(f"  memory {engine}: {results['memory'][engine]}")
-    chain_engines = [e for e in ("eager", "micrograd") if e in names]
+    chains = [c for c in CHAINS if c[1].removesuffix("-consts") in names]
     if not setting["micrograd_chain"]:
-        chain_engines = [e for e in chain_engines if e != "micrograd"]
-    for engine in chain_engines:
+        chains = [c for c in chains if c[1] != "micrograd"]
+    for key, engine, gc_mode in chains:
         rounds = setting["chain_rounds"] if engine != "micrograd" else 1
-        runs = [run_worker({"kind": "chain", "engine": engine, "n": setting["chain"]})
-                for _ in range(rounds)]  # fmt: skip
+        task = {"kind": "chain", "engine": engine, "n": setting["chain"], "gc_mode": gc_mode}
+        runs = [run_worker(task) for _ in range(rounds)]
         best = min(runs, key=lambda a: a["total_s"])
         best["total_s_all"] = [a["total_s"] for a in runs]
-        results["chain"][engine] = best
-        log(f"  chain {engine}: {best['total_s']:.2f} s, {best['peak_mb']:.0f} MB")
+        results["chain"][key] = best
+        log(f"  chain {key}: {best['total_s']:.2f} s, {best['peak_mb']:.0f} MB")
+    results["sizes"] = measure_sizes(setting, names, log)
     results["ratios"] = {
         engine: {
             f"gc_{m}": results["steps"]["micrograd"][f"gc_{m}"]["median_ms"]
@@ -277,6 +311,79 @@ def measure(setting: dict[str, Any], names: list[str], log: Any) -> dict[str, An
         if "micrograd" in names
     }
     return results
+
+
+def size_rows(setting: dict[str, Any], names: list[str]) -> list[tuple[str, str, str]]:
+    """The rows of the batch sizes table: (row, engine, collector)."""
+    rows = [(e, e, "on") for e in names if e not in SCALAR]
+    if "eager" in names:
+        rows += [("eager", "eager", "on"), ("eager-paused", "eager", "paused")]
+    if "micrograd" in names:
+        rows.append(("micrograd", "micrograd", "on"))
+    return rows
+
+
+def measure_sizes(setting: dict[str, Any], names: list[str], log: Any) -> dict[str, Any]:
+    """The step at each batch size, the collector at its defaults (``gc_paused()`` for the
+    row ``eager-paused``); the scalar engines at the main table's points only."""
+    rows = size_rows(setting, names)
+    samples: dict[tuple[str, int], list[float]] = {}
+    for r in range(setting["size_rounds"]):
+        order = rows if r % 2 == 0 else rows[::-1]
+        for points in setting["sizes"]:
+            big = points >= setting["big"]
+            for row, engine, gc_mode in order:
+                if engine in SCALAR and points != setting["points"]:
+                    continue
+                answer = run_worker({
+                    "kind": "step", "engine": engine, "gc_mode": gc_mode, "points": points,
+                    "steps": setting["big_steps"] if big else setting["size_steps"],
+                    "warmup": 1 if big else setting["warmup"],
+                })  # fmt: skip
+                samples.setdefault((row, points), []).extend(answer["times"])
+                med = statistics.median(answer["times"]) * 1e3
+                log(f"  round {r + 1} {points:6} points {row:14} {med:10.2f} ms/step")
+    table: dict[str, dict[str, Any]] = {}
+    for (row, points), ts in samples.items():
+        table.setdefault(row, {})[str(points)] = summary(ts)
+    return {
+        "points": setting["sizes"],
+        "labels": {row: _size_label(row) for row, _, _ in rows},
+        "gc_mode": {row: gc_mode for row, _, gc_mode in rows},
+        "steps": table,
+    }
+
+
+def _size_label(row: str) -> str:
+    if row == "eager-paused":
+        return engines.LABELS["eager"] + ", gc_paused()"
+    return engines.LABELS.get(row, row)
+
+
+def size_table(results: dict[str, Any]) -> list[str]:
+    """The batch sizes table: ms per step (median [min-max]), one column per size."""
+    sizes = results.get("sizes")
+    if not sizes or not sizes["steps"]:
+        return []
+    s = results["setting"]
+    points = sizes["points"]
+    head = f"{'ms per step, GC on (default)':40}" + "".join(f"{p:>24,}" for p in points)
+    lines = [
+        "",
+        f"batch sizes: the same step on each number of points; {s['size_rounds']} rounds x "
+        f"{s['size_steps']} steps ({s['big_steps']} from {s['big']:,} points on)",
+        "",
+        head,
+    ]
+    for row, by_points in sizes["steps"].items():
+        cells = []
+        for p in points:
+            r = by_points.get(str(p))
+            cells.append(
+                f"{_ms(r['median_ms'])} [{_ms(r['min_ms'])}-{_ms(r['max_ms'])}]" if r else "-"
+            )
+        lines.append(f"{sizes['labels'][row]:40}" + "".join(f"{c:>24}" for c in cells))
+    return lines
 
 
 def table(results: dict[str, Any]) -> str:
@@ -298,6 +405,10 @@ def table(results: dict[str, Any]) -> str:
             cells.append(f"{ratio:7.1f}x" if ratio else "")
         label = engines.LABELS[engine]
         lines.append(f"{label:32} {cells[0]:>26} {cells[1]:>8} {cells[2]:>24} {cells[3]:>8}")
+        paused = row.get("gc_paused")
+        if paused:
+            cell = f"{paused['median_ms']:9.2f} [{paused['min_ms']:.2f}-{paused['max_ms']:.2f}]"
+            lines.append(f"{'  the same, in gc_paused()':32} {cell:>26}")
     first = next(iter(results["first_loss"].values()))
     lines.append(
         f"first-step loss, all engines: {first:.15f} (largest difference between engines "
@@ -312,11 +423,12 @@ def table(results: dict[str, Any]) -> str:
             f"{m['bytes_per_node']:6.0f} bytes per node after forward, "
             f"{m['bytes_per_node_after_backward']:6.0f} after backward"
         )
-    for engine, c in results["chain"].items():
+    for key, c in results["chain"].items():
+        gc_note = f", {c['collections']} collections" if c.get("gc_mode") == "on" else ""
         lines.append(
-            f"{engines.LABELS[engine]:32} chain of {s['chain']:,} ops: build {c['build_s']:.2f} s"
-            f" + backward {c['backward_s']:.2f} s = {c['total_s']:.2f} s, peak {c['peak_mb']:.0f}"
-            f" MB, recursion limit {c['recursion_limit']:,}"
+            f"{CHAIN_LABELS.get(key, key):32} chain of {s['chain']:,} ops: build "
+            f"{c['build_s']:.2f} s + backward {c['backward_s']:.2f} s = {c['total_s']:.2f} s, "
+            f"peak {c['peak_mb']:.0f} MB, recursion limit {c['recursion_limit']:,}{gc_note}"
         )
     for engine, info in results["info"].items():
         if "compile_s" in info:
@@ -324,6 +436,7 @@ def table(results: dict[str, Any]) -> str:
                 f"{engines.LABELS[engine]:32} compile time {info['compile_s'] * 1e3:.0f} ms "
                 f"(once), {info['lines']} lines of generated code"
             )
+    lines += size_table(results)
     m = results["machine"]
     lines.append(f"\nPython {m['python']} on {m['platform']}, {m['cpus']} CPUs")
     return "\n".join(lines)
@@ -403,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-chart", action="store_true", help="skip the chart")
     for key in ("points", "rounds", "steps", "warmup", "chain"):
         parser.add_argument(f"--{key}", type=int, help=f"override the setting's {key}")
+    parser.add_argument(
+        "--sizes", help="comma-separated batch sizes of the second table ('' for none)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -412,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("points", "rounds", "steps", "warmup", "chain"):
         if getattr(args, key) is not None:
             setting[key] = getattr(args, key)
+    if args.sizes is not None:
+        setting["sizes"] = [int(p) for p in args.sizes.split(",") if p.strip()]
     wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = [e for e in wanted if e not in engines.ENGINES]
     if unknown:

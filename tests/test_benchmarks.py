@@ -65,6 +65,45 @@ def test_graph_sizes_memory_and_chain_are_reported(quick):
         # dy/dx -> 1 / (1 - w) = 2 and dy/dw -> y / (1 - w) = 2
         assert n >= 1000 and c["x_grad"] == pytest.approx(2.0) and c["w_grad"] == pytest.approx(2.0)
     assert results["chain"]["eager"]["recursion_limit"] == 1000  # never raised
+    # y * 1.000001, n times, from x = 0.5: dy/dx = 1.000001 ** n; the same with the
+    # collector at its defaults, which then runs
+    for key, mode in (("eager-consts", "off"), ("eager-consts-gc", "on")):
+        c = results["chain"][key]
+        assert c["gc_mode"] == mode and c["x_grad"] == pytest.approx(1.000001**n, rel=1e-9)
+    assert results["chain"]["eager-consts"]["collections"] == 0
+    assert results["chain"]["eager-consts-gc"]["collections"] > 0
+
+
+def test_the_batch_sizes_table(quick):
+    results, stdout, _ = quick
+    s, sizes = results["setting"], results["sizes"]
+    assert sizes["points"] == s["sizes"] == [4, 8]
+    batched = [e for e in ENGINES if e not in run.SCALAR]
+    assert list(sizes["steps"]) == [*batched, "eager", "eager-paused", "micrograd"]
+    assert sizes["gc_mode"]["eager-paused"] == "paused" and sizes["gc_mode"]["eager"] == "on"
+    for row, by_points in sizes["steps"].items():
+        # the engines that build a graph per example run at the main table's points only
+        expected = (
+            [str(s["points"])] if row in ("eager", "eager-paused", "micrograd") else ["4", "8"]
+        )
+        assert list(by_points) == expected
+        for r in by_points.values():
+            assert r["n"] == s["size_rounds"] * s["size_steps"] and r["min_ms"] > 0
+    assert "batch sizes" in stdout and "microgradx eager, gc_paused()" in stdout
+    # and the main table has the eager step inside gc_paused() too
+    assert results["steps"]["eager"]["gc_paused"]["n"] == s["rounds"] * s["steps"]
+
+
+def test_an_engine_not_installed_is_skipped_with_a_note(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(engines, "ENGINES", [*engines.ENGINES, "absent"])
+    monkeypatch.setattr(engines, "available", lambda e: e != "absent" and e != "autograd")
+    monkeypatch.setattr(run, "measure", lambda setting, names, log: calls.append(names) or {})
+    monkeypatch.setattr(run, "table", lambda results: "table")
+    out = tmp_path / "r.json"
+    assert run.main(["--quick", "--json", str(out), "--no-chart"]) == 0
+    assert calls == [[e for e in engines.ENGINES if e not in ("absent", "autograd")]]
+    assert json.loads(out.read_text())["missing"] == ["autograd", "absent"]
 
 
 def test_table_and_chart_are_written(quick):
