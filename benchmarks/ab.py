@@ -76,6 +76,7 @@ def worker(tree: Path, task: dict[str, Any]) -> dict[str, Any]:
 
 def measure(args: argparse.Namespace, trees: dict[str, Path], log: Any) -> dict[str, Any]:
     samples: dict[str, dict[str, list[float]]] = {t: {v: [] for v in trees} for t in args.tasks}
+    settings: dict[str, dict[str, Any]] = {}
     for r in range(args.rounds):
         versions = list(trees) if r % 2 == 0 else list(trees)[::-1]
         for name in args.tasks:
@@ -84,6 +85,7 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], log: Any) -> dict[
             else:
                 task = {"n": args.chain}
             task.update(TASKS[name])  # a task's own setting (its warmup) comes first
+            settings[name] = task
             for version in versions:
                 answer = worker(trees[version], task)
                 if task["kind"] == "step":
@@ -106,6 +108,7 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], log: Any) -> dict[
         }
         row["ratio_new_over_old"] = row["new"]["median"] / row["old"]["median"]
         row["unit"] = "ms per step" if TASKS[name]["kind"] == "step" else "s"
+        row["task"] = settings[name]
         report[name] = row
     return report
 
@@ -119,6 +122,23 @@ def table(report: dict[str, Any], old: str, new: str) -> str:
         ]
         lines.append(f"{name:14} {cells[0]:>28} {cells[1]:>28} {row['ratio_new_over_old']:8.3f}")
     return "\n".join(lines)
+
+
+def _commit(rev: str) -> str:
+    """The commit ``rev`` names (``WORKTREE``: HEAD, marked if the tree has changes)."""
+    name = "HEAD" if rev == "WORKTREE" else rev
+    git = ["git", "-C", str(ROOT)]
+    sha = subprocess.run([*git, "rev-parse", name], capture_output=True, text=True, check=True)
+    commit = sha.stdout.strip()
+    if rev == "WORKTREE":
+        status = subprocess.run(
+            [*git, "status", "--porcelain", "--", "microgradx"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        commit += " with changes" if status.stdout.strip() else ""
+    return commit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "old": args.old,
             "new": args.new,
+            "commits": {"old": _commit(args.old), "new": _commit(args.new)},
             "rounds": args.rounds,
             "setting": {k: getattr(args, k) for k in ("points", "steps", "warmup", "chain")},
             "tasks": report,
