@@ -2,8 +2,10 @@
 
 Every speed or memory figure in README.md and docs/ sits between two HTML comments,
 `<!-- figures: NAME -->` and `<!-- /figures -->`, and is written by this script from
-benchmarks/results/latest.json (what `python benchmarks/run.py` records): medians with
-their range, the machine, the Python and the date of the run. No figure is typed by hand.
+benchmarks/results/latest.json (what `python benchmarks/run.py` records) or, for the A/B
+comparisons, from the file `python benchmarks/ab.py --json` wrote (`AB_FILES`): medians
+with their range, the machine, the Python and the date of the run. No figure is typed by
+hand.
 
     python benchmarks/figures.py           # rewrite the marked text from the results file
     python benchmarks/figures.py --check   # exit 1 if any marked text is out of date
@@ -33,6 +35,11 @@ MARK = re.compile(
 )
 
 Results = dict[str, Any]
+#: the A/B results files the blocks quote, by block
+AB_FILES = {
+    "early-exit": "benchmarks/results/ab-early-exit.json",
+    "chain-gc": "benchmarks/results/ab-chain-gc.json",
+}
 
 
 def ms(x: float) -> str:
@@ -196,6 +203,56 @@ def compiled_step(results: Results) -> str:
     return f"{ms(eager)} ms to {ms(compiled)} ms"
 
 
+def ab_results(block: str) -> Results:
+    """The A/B results file a block quotes (see `AB_FILES`)."""
+    return load(ROOT / AB_FILES[block])
+
+
+def ab_timing(row: Results, version: str, unit: str) -> str:
+    """`1.91 ms [1.18–10.2]`: one version's median and range in an A/B row."""
+    r = row[version]
+    fmt = ms if unit == "ms" else (lambda x: f"{x:.2f}")
+    return f"{fmt(r['median'])} {unit} [{fmt(r['min'])}–{fmt(r['max'])}]"
+
+
+def ab_where(ab: Results) -> str:
+    """`Python 3.11.7, Linux x86_64, 2 CPUs, 2026-12-02 00:20 UTC`: where an A/B ran."""
+    return machine({"machine": ab["machine"], "when": ab["when"]})
+
+
+def early_exit(_: Results) -> str:
+    """The compiled step with and without the early exit, from the A/B file."""
+    ab = ab_results("early-exit")
+    row = ab["tasks"]["compiled-trained"]
+    task = row["task"]
+    speed = row["old"]["median"] / row["new"]["median"]
+    text = (
+        f"On the moons step after {task['warmup']} training steps, when about a quarter of "
+        f"the {task['points']} examples have a nonzero hinge, the compiled step takes "
+        f"{ab_timing(row, 'new', 'ms')} with the exit and {ab_timing(row, 'old', 'ms')} "
+        f"without it ({speed:.2f} times as fast; medians of {row['new']['n']} steps in "
+        f"{ab['rounds']} rounds of fresh processes, the versions alternating; recorded in "
+        f"{AB_FILES['early-exit']}: {ab_where(ab)})."
+    )
+    return "\n".join(_wrap(text))
+
+
+def chain_gc(_: Results) -> str:
+    """The chain of number operands with the collector off and on, from the A/B file."""
+    ab = ab_results("chain-gc")
+    off, on = ab["tasks"]["chain-consts"], ab["tasks"]["chain-consts-gc"]
+    n = ab["setting"]["chain"]
+    share = on["new"]["median"] / off["new"]["median"]
+    text = (
+        f"A chain of {n:,} operations `y * 1.000001` builds and backpropagates in "
+        f"{ab_timing(off, 'new', 's')} with the collector off and "
+        f"{ab_timing(on, 'new', 's')} with it at its defaults, {share:.2f} times as long "
+        f"(medians of {on['new']['n']} fresh processes; recorded in {AB_FILES['chain-gc']}:"
+        f" {ab_where(ab)})."
+    )
+    return "\n".join(_wrap(text))
+
+
 BLOCKS: dict[str, Callable[[Results], str]] = {
     "readme-speed": readme_speed,
     "performance-table": performance_table,
@@ -203,6 +260,8 @@ BLOCKS: dict[str, Callable[[Results], str]] = {
     "nodes-per-step": nodes,
     "gc-pause": gc_pause,
     "compiled-step": compiled_step,
+    "early-exit": early_exit,
+    "chain-gc": chain_gc,
 }
 
 

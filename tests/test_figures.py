@@ -104,3 +104,21 @@ def test_formats_and_an_unknown_block() -> None:
     assert [figures.times(r) for r in (3.545, 22.97, 111.59)] == ["3.5x", "23.0x", "112x"]
     with pytest.raises(KeyError, match="unknown figures block 'nope'"):
         figures.render("nope", {})
+
+
+def test_the_ab_blocks_follow_their_files(
+    monkeypatch: pytest.MonkeyPatch, results: figures.Results
+) -> None:
+    early = figures.ab_results("early-exit")
+    row = early["tasks"]["compiled-trained"]
+    assert row["task"]["engine"] == "compiled" and row["task"]["warmup"] == 16
+    changed = copy.deepcopy(early)
+    changed["tasks"]["compiled-trained"]["new"].update(median=1.0, min=0.5, max=2.0)
+    changed["tasks"]["compiled-trained"]["old"].update(median=1.5, min=1.25, max=3.0)
+    monkeypatch.setattr(figures, "ab_results", lambda block: changed)
+    text = figures.render("early-exit", results).replace("\n", " ")
+    assert "1.00 ms [0.500–2.00] with the exit and 1.50 ms [1.25–3.00] without it" in text
+    assert "(1.50 times as fast;" in text
+    chain = figures.load(figures.ROOT / figures.AB_FILES["chain-gc"])
+    assert chain["tasks"]["chain-consts-gc"]["task"]["gc_mode"] == "on"
+    assert chain["tasks"]["chain-consts"]["task"].get("gc_mode", "off") == "off"
