@@ -300,7 +300,7 @@ def measure(setting: dict[str, Any], names: list[str], log: Any) -> dict[str, An
         best["total_s_all"] = [a["total_s"] for a in runs]
         results["chain"][key] = best
         log(f"  chain {key}: {best['total_s']:.2f} s, {best['peak_mb']:.0f} MB")
-    results["sizes"] = measure_sizes(setting, names, log)
+    results["sizes"] = measure_sizes(setting, names, log, results["steps"])
     results["ratios"] = {
         engine: {
             f"gc_{m}": results["steps"]["micrograd"][f"gc_{m}"]["median_ms"]
@@ -323,9 +323,12 @@ def size_rows(setting: dict[str, Any], names: list[str]) -> list[tuple[str, str,
     return rows
 
 
-def measure_sizes(setting: dict[str, Any], names: list[str], log: Any) -> dict[str, Any]:
+def measure_sizes(
+    setting: dict[str, Any], names: list[str], log: Any, steps: dict[str, Any]
+) -> dict[str, Any]:
     """The step at each batch size, the collector at its defaults (``gc_paused()`` for the
-    row ``eager-paused``); the scalar engines at the main table's points only."""
+    row ``eager-paused``). The scalar engines are the main table's timings (``steps``), at
+    its points only."""
     rows = size_rows(setting, names)
     samples: dict[tuple[str, int], list[float]] = {}
     for r in range(setting["size_rounds"]):
@@ -333,7 +336,7 @@ def measure_sizes(setting: dict[str, Any], names: list[str], log: Any) -> dict[s
         for points in setting["sizes"]:
             big = points >= setting["big"]
             for row, engine, gc_mode in order:
-                if engine in SCALAR and points != setting["points"]:
+                if engine in SCALAR:
                     continue
                 answer = run_worker({
                     "kind": "step", "engine": engine, "gc_mode": gc_mode, "points": points,
@@ -346,6 +349,9 @@ def measure_sizes(setting: dict[str, Any], names: list[str], log: Any) -> dict[s
     table: dict[str, dict[str, Any]] = {}
     for (row, points), ts in samples.items():
         table.setdefault(row, {})[str(points)] = summary(ts)
+    for row, engine, gc_mode in rows:
+        if engine in SCALAR and setting["points"] in setting["sizes"]:
+            table[row] = {str(setting["points"]): steps[engine][f"gc_{gc_mode}"]}
     return {
         "points": setting["sizes"],
         "labels": {row: _size_label(row) for row, _, _ in rows},
@@ -371,7 +377,8 @@ def size_table(results: dict[str, Any]) -> list[str]:
     lines = [
         "",
         f"batch sizes: the same step on each number of points; {s['size_rounds']} rounds x "
-        f"{s['size_steps']} steps ({s['big_steps']} from {s['big']:,} points on)",
+        f"{s['size_steps']} steps ({s['big_steps']} from {s['big']:,} points on); the eager"
+        f" and micrograd rows are the table's above",
         "",
         head,
     ]
