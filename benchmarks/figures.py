@@ -215,9 +215,10 @@ def ab_timing(row: Results, version: str, unit: str) -> str:
     return f"{fmt(r['median'])} {unit} [{fmt(r['min'])}–{fmt(r['max'])}]"
 
 
-def ab_where(ab: Results) -> str:
-    """`Python 3.11.7, Linux x86_64, 2 CPUs, 2026-12-02 00:20 UTC`: where an A/B ran."""
-    return machine({"machine": ab["machine"], "when": ab["when"]})
+def ab_source(block: str, ab: Results) -> str:
+    """`recorded in FILE: Python 3.11.7, Linux x86_64, 2 CPUs, DATE`: where an A/B ran."""
+    where = machine({"machine": ab["machine"], "when": ab["when"]})
+    return f"recorded in {AB_FILES[block]}: {where}"
 
 
 def early_exit(_: Results) -> str:
@@ -231,8 +232,8 @@ def early_exit(_: Results) -> str:
         f"the {task['points']} examples have a nonzero hinge, the compiled step takes "
         f"{ab_timing(row, 'new', 'ms')} with the exit and {ab_timing(row, 'old', 'ms')} "
         f"without it ({speed:.2f} times as fast; medians of {row['new']['n']} steps in "
-        f"{ab['rounds']} rounds of fresh processes, the versions alternating; recorded in "
-        f"{AB_FILES['early-exit']}: {ab_where(ab)})."
+        f"{ab['rounds']} rounds of fresh processes, the versions alternating; "
+        f"{ab_source('early-exit', ab)})."
     )
     return "\n".join(_wrap(text))
 
@@ -247,8 +248,7 @@ def chain_gc(_: Results) -> str:
         f"A chain of {n:,} operations `y * 1.000001` builds and backpropagates in "
         f"{ab_timing(off, 'new', 's')} with the collector off and "
         f"{ab_timing(on, 'new', 's')} with it at its defaults, {share:.2f} times as long "
-        f"(medians of {on['new']['n']} fresh processes; recorded in {AB_FILES['chain-gc']}:"
-        f" {ab_where(ab)})."
+        f"(medians of {on['new']['n']} fresh processes; {ab_source('chain-gc', ab)})."
     )
     return "\n".join(_wrap(text))
 
