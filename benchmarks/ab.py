@@ -38,6 +38,7 @@ TASKS: dict[str, dict[str, Any]] = {
     # the step at a point of training where about a quarter of the examples are active
     "compiled-trained": {"kind": "step", "engine": "compiled", "gc_mode": "off", "warmup": 16},
     "chain": {"kind": "chain", "engine": "eager"},
+    "chain-gc": {"kind": "chain", "engine": "eager", "gc_mode": "on"},
     "chain-consts": {"kind": "chain", "engine": "eager-consts"},
     "chain-consts-gc": {"kind": "chain", "engine": "eager-consts", "gc_mode": "on"},
 }

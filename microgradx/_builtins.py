@@ -115,7 +115,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 17
+            out._code = 3
             out._a = self
             out._b = y_node
         return out
@@ -136,7 +136,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 22
+            out._code = 5
             out._a = x_node
             out._b = self
         return out
@@ -173,7 +173,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 18
+            out._code = 4
             out._a = self
             out._b = y_node
         return out
@@ -196,7 +196,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 23
+            out._code = 6
             out._a = x_node
             out._b = self
         return out
@@ -216,7 +216,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 3
+            out._code = 7
             out._a = self
             out._b = None
         return out
@@ -235,7 +235,7 @@ class Operators:
                 out._code = CONSTANT
                 out._a = out._b = None
             else:
-                out._code = 4
+                out._code = 8
                 out._a = self
                 out._b = node
             return out
@@ -253,7 +253,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 19
+            out._code = 21
             out._a = self
             out._b = y_node
         return out
@@ -291,7 +291,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 5
+            out._code = 9
             out._a = self
             out._b = None
         return out
@@ -313,7 +313,7 @@ class Operators:
                 out._code = CONSTANT
                 out._a = out._b = None
             else:
-                out._code = 6
+                out._code = 10
                 out._a = self
                 out._b = node
             return out
@@ -334,7 +334,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 20
+            out._code = 22
             out._a = self
             out._b = y_node
         return out
@@ -381,7 +381,7 @@ class Operators:
                 out._code = CONSTANT
                 out._a = out._b = None
             else:
-                out._code = 7
+                out._code = 11
                 out._a = self
                 out._b = node
             return out
@@ -399,7 +399,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 21
+            out._code = 23
             out._a = self
             out._b = y_node
         return out
@@ -442,7 +442,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 8
+            out._code = 12
             out._a = self
             out._b = None
         return out
@@ -462,7 +462,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 9
+            out._code = 13
             out._a = self
             out._b = None
         return out
@@ -482,7 +482,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 10
+            out._code = 14
             out._a = self
             out._b = None
         return out
@@ -499,7 +499,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 11
+            out._code = 15
             out._a = self
             out._b = None
         return out
@@ -518,7 +518,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 12
+            out._code = 16
             out._a = self
             out._b = None
         return out
@@ -538,7 +538,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 13
+            out._code = 17
             out._a = self
             out._b = None
         return out
@@ -558,7 +558,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 14
+            out._code = 18
             out._a = self
             out._b = None
         return out
@@ -575,7 +575,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 15
+            out._code = 19
             out._a = self
             out._b = None
         return out
@@ -592,7 +592,7 @@ class Operators:
             out._code = CONSTANT
             out._a = out._b = None
         else:
-            out._code = 16
+            out._code = 20
             out._a = self
             out._b = None
         return out
@@ -660,19 +660,33 @@ def backward_kernel(
                 y = b.data
                 a._adj += g * y
                 b._adj += g * x
-            elif code == 3:  # relu
+            elif code == 3:  # add, y a number
+                a = v._a
+                a._adj += g
+            elif code == 4:  # mul, y a number
+                a = v._a
+                y = v._b.data
+                a._adj += g * y
+            elif code == 5:  # add, x a number
+                b = v._b
+                b._adj += g
+            elif code == 6:  # mul, x a number
+                b = v._b
+                x = v._a.data
+                b._adj += g * x
+            elif code == 7:  # relu
                 a = v._a
                 out = v.data
                 a._adj += 0.0 if out <= 0.0 else g
-            elif code == 4:  # sub
+            elif code == 8:  # sub
                 a = v._a
                 b = v._b
                 a._adj += g
                 b._adj += -g
-            elif code == 5:  # neg
+            elif code == 9:  # neg
                 a = v._a
                 a._adj += -g
-            elif code == 6:  # div
+            elif code == 10:  # div
                 a = v._a
                 b = v._b
                 y = b.data
@@ -685,7 +699,7 @@ def backward_kernel(
                     b._adj += -g * (out / y)
                 except ERRORS:
                     b._adj += -g * _div(out, y)
-            elif code == 7:  # pow
+            elif code == 11:  # pow
                 a = v._a
                 b = v._b
                 x = a.data
@@ -696,82 +710,68 @@ def backward_kernel(
                     b._adj += g * (0.0 if x == 0.0 and y >= 0.0 else out * _pf_log(x))
                 except ERRORS:
                     b._adj += g * (0.0 if x == 0.0 and y >= 0.0 else out * _ps_log(x))
-            elif code == 8:  # exp
+            elif code == 12:  # exp
                 a = v._a
                 out = v.data
                 a._adj += g * out
-            elif code == 9:  # log
+            elif code == 13:  # log
                 a = v._a
                 x = a.data
                 try:
                     a._adj += g / x
                 except ERRORS:
                     a._adj += _div(g, x)
-            elif code == 10:  # sqrt
+            elif code == 14:  # sqrt
                 a = v._a
                 out = v.data
                 try:
                     a._adj += g / (2.0 * out)
                 except ERRORS:
                     a._adj += _div(g, 2.0 * out)
-            elif code == 11:  # tanh
+            elif code == 15:  # tanh
                 a = v._a
                 out = v.data
                 a._adj += g * (1.0 - out * out)
-            elif code == 12:  # sigmoid
+            elif code == 16:  # sigmoid
                 a = v._a
                 out = v.data
                 a._adj += g * (1.0 - out) * out
-            elif code == 13:  # sin
+            elif code == 17:  # sin
                 a = v._a
                 x = a.data
                 try:
                     a._adj += g * _pf_cos(x)
                 except ERRORS:
                     a._adj += g * _ps_cos(x)
-            elif code == 14:  # cos
+            elif code == 18:  # cos
                 a = v._a
                 x = a.data
                 try:
                     a._adj += g * -_pf_sin(x)
                 except ERRORS:
                     a._adj += g * -_ps_sin(x)
-            elif code == 15:  # sign
+            elif code == 19:  # sign
                 a = v._a
                 a._adj += 0.0
-            elif code == 16:  # abs
+            elif code == 20:  # abs
                 a = v._a
                 x = a.data
                 a._adj += g * _pf_sign(x)
-            elif code == 17:  # add, y a number
+            elif code == 21:  # sub, y a number
                 a = v._a
                 a._adj += g
-            elif code == 18:  # mul, y a number
-                a = v._a
-                y = v._b.data
-                a._adj += g * y
-            elif code == 19:  # sub, y a number
-                a = v._a
-                a._adj += g
-            elif code == 20:  # div, y a number
+            elif code == 22:  # div, y a number
                 a = v._a
                 y = v._b.data
                 try:
                     a._adj += g / y
                 except ERRORS:
                     a._adj += _div(g, y)
-            elif code == 21:  # pow, y a number
+            elif code == 23:  # pow, y a number
                 a = v._a
                 x = a.data
                 y = v._b.data
                 a._adj += 0.0 if y == 0.0 else g * (y * _spow(x, y - 1.0))
-            elif code == 22:  # add, x a number
-                b = v._b
-                b._adj += g
-            elif code == 23:  # mul, x a number
-                b = v._b
-                x = v._a.data
-                b._adj += g * x
             elif code == 24:  # sub, x a number
                 b = v._b
                 b._adj += -g
@@ -817,6 +817,26 @@ def dx_mul(g: float, x: float, y: float, out: float) -> float:
 
 def dy_mul(g: float, x: float, y: float, out: float) -> float:
     """d/dy of mul: g * x."""
+    return g * x
+
+
+def dx_add_number_y(g: float, x: float, y: float, out: float) -> float:
+    """d/dx of add (y a number): g."""
+    return g
+
+
+def dx_mul_number_y(g: float, x: float, y: float, out: float) -> float:
+    """d/dx of mul (y a number): g * y."""
+    return g * y
+
+
+def dy_add_number_x(g: float, x: float, y: float, out: float) -> float:
+    """d/dy of add (x a number): g."""
+    return g
+
+
+def dy_mul_number_x(g: float, x: float, y: float, out: float) -> float:
+    """d/dy of mul (x a number): g * x."""
     return g * x
 
 
@@ -926,16 +946,6 @@ def dx_abs(g: float, x: float, y: float, out: float) -> float:
     return g * _pf_sign(x)
 
 
-def dx_add_number_y(g: float, x: float, y: float, out: float) -> float:
-    """d/dx of add (y a number): g."""
-    return g
-
-
-def dx_mul_number_y(g: float, x: float, y: float, out: float) -> float:
-    """d/dx of mul (y a number): g * y."""
-    return g * y
-
-
 def dx_sub_number_y(g: float, x: float, y: float, out: float) -> float:
     """d/dx of sub (y a number): g."""
     return g
@@ -952,16 +962,6 @@ def dx_div_number_y(g: float, x: float, y: float, out: float) -> float:
 def dx_pow_number_y(g: float, x: float, y: float, out: float) -> float:
     """d/dx of pow (y a number): 0.0 if y == 0 else g * (y * x ** (y - 1))."""
     return 0.0 if y == 0.0 else g * (y * _spow(x, y - 1.0))
-
-
-def dy_add_number_x(g: float, x: float, y: float, out: float) -> float:
-    """d/dy of add (x a number): g."""
-    return g
-
-
-def dy_mul_number_x(g: float, x: float, y: float, out: float) -> float:
-    """d/dy of mul (x a number): g * x."""
-    return g * x
 
 
 def dy_sub_number_x(g: float, x: float, y: float, out: float) -> float:
@@ -1226,27 +1226,27 @@ OPS: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ...] = (
 FORMS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "add", ()),
     (2, "mul", ()),
-    (3, "relu", ()),
-    (4, "sub", ()),
-    (5, "neg", ()),
-    (6, "div", ()),
-    (7, "pow", ()),
-    (8, "exp", ()),
-    (9, "log", ()),
-    (10, "sqrt", ()),
-    (11, "tanh", ()),
-    (12, "sigmoid", ()),
-    (13, "sin", ()),
-    (14, "cos", ()),
-    (15, "sign", ()),
-    (16, "abs", ()),
-    (17, "add", ("y",)),
-    (18, "mul", ("y",)),
-    (19, "sub", ("y",)),
-    (20, "div", ("y",)),
-    (21, "pow", ("y",)),
-    (22, "add", ("x",)),
-    (23, "mul", ("x",)),
+    (3, "add", ("y",)),
+    (4, "mul", ("y",)),
+    (5, "add", ("x",)),
+    (6, "mul", ("x",)),
+    (7, "relu", ()),
+    (8, "sub", ()),
+    (9, "neg", ()),
+    (10, "div", ()),
+    (11, "pow", ()),
+    (12, "exp", ()),
+    (13, "log", ()),
+    (14, "sqrt", ()),
+    (15, "tanh", ()),
+    (16, "sigmoid", ()),
+    (17, "sin", ()),
+    (18, "cos", ()),
+    (19, "sign", ()),
+    (20, "abs", ()),
+    (21, "sub", ("y",)),
+    (22, "div", ("y",)),
+    (23, "pow", ("y",)),
     (24, "sub", ("x",)),
     (25, "div", ("x",)),
     (26, "pow", ("x",)),

@@ -94,15 +94,22 @@ def forms_of(op: Op, first_code: int) -> list[Form]:
     return [Form(first_code + i, op.name, 2, n) for i, n in enumerate(NUMBER_FORMS)]
 
 
+#: how many of the table's first ops (add, mul) make most nodes of most graphs, numbers
+#: on either side included (`y * 1.5`, `1 + x`)
+COMMON_OPS = 2
+
+
 def forms_in_order(ops: Sequence[Op], first_code: int = 1) -> list[Form]:
     """Every form of `ops`, numbered in the order the backward pass tests them: the forms
-    without a number operand in the table's order (the most used first), then those with
-    `y` a number, then those with `x` a number."""
+    of the first `COMMON_OPS` ops (without a number operand, then `y` a number, then `x`),
+    then those of the others in the same order; within each, the table's order (the most
+    used first)."""
     forms: list[Form] = []
-    for numbers in NUMBER_FORMS:
-        for op in ops:
-            if op.arity == 2 or not numbers:
-                forms.append(Form(first_code + len(forms), op.name, op.arity, numbers))
+    for group in (ops[:COMMON_OPS], ops[COMMON_OPS:]):
+        for numbers in NUMBER_FORMS:
+            for op in group:
+                if op.arity == 2 or not numbers:
+                    forms.append(Form(first_code + len(forms), op.name, op.arity, numbers))
     return forms
 
 
