@@ -209,9 +209,22 @@ class Arrays:
             return out.tolist()
         return self.xp.bincount(positions, weights=flat, minlength=count).tolist()
 
-    def column_sums(self, columns: Sequence[Any], n: int) -> Any:
-        """The sum over the examples of each variable (n-vectors or numbers)."""
-        return self.stack(columns, n).sum(1)
+    def dot(self, x: Any, y: Any, n: int) -> Any:
+        """The sum over the examples of `x * y` (one product of vectors when both vary)."""
+        if isinstance(x, self.array_type) and isinstance(y, self.array_type):
+            if x.ndim == 1 and y.ndim == 1:
+                return x @ y
+        return self.full(x * y, n).sum()
+
+    def sum(self, x: Any, n: int) -> Any:
+        """The sum of `x` over the examples."""
+        return self.full(x, n).sum()
+
+    def sums(self, sums: Sequence[Any]) -> Any:
+        """Sums over the examples (numbers, 0-d arrays) as one vector."""
+        if self.backend == "torch":
+            return self.xp.stack([self.xp.as_tensor(s, dtype=self.xp.float64) for s in sums])
+        return self.xp.array(sums, dtype=self.xp.float64)
 
     def total(self, x: Any, n: int) -> float:
         """The sum of `x` over the `n` examples."""
@@ -247,7 +260,7 @@ def namespace(arrays: Arrays, primitives: Sequence[Any]) -> dict[str, Any]:
     ns: dict[str, Any] = {
         "_where": arrays.where, "_not": arrays.logical_not, "_div": arrays.div,
         "_pow": arrays.pow, "_spow": arrays.scalar_pow, "_stack": arrays.stack,
-        "_gradient": arrays.gradient, "_column_sums": arrays.column_sums,
+        "_gradient": arrays.gradient, "_dot": arrays.dot, "_sum": arrays.sum, "_sums": arrays.sums,
         "_total": arrays.total, "_failed": arrays.failed, "_vector": arrays.vector,
         "_INF": math.inf, "_NAN": math.nan,
     }  # fmt: skip

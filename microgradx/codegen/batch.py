@@ -27,6 +27,7 @@ numbers agree to rounding, not to the bit.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,6 +229,7 @@ def _backward(
     if id(tape.output) not in needed:
         return lines, []
     pending: dict[int, list[str]] = {id(tape.output): ["weight"]}
+    varying = _varying(tape) | {tape.names[id(e)] for g in found for e in g.ends}
     # per group: the adjoint of each row, filled in as the rows' ends are reached
     adjoints: list[list[str | None]] = [[None] * len(g.ends) for g in found]
     waiting = [sum(id(e) in tape.in_backward for e in g.ends) for g in found]
@@ -241,17 +243,22 @@ def _backward(
             group = found[g]
             if terms is not None:
                 adjoints[g][i] = _adjoint("d" + tape.names[key], terms, lines)
+                if any(_reads(t, varying) for t in terms):
+                    varying.add(adjoints[g][i])  # type: ignore[arg-type]
                 offset = group.offsets[i]
                 if offset is not None and id(offset) in needed:
                     pending.setdefault(id(offset), []).append(adjoints[g][i])  # type: ignore[arg-type]
             waiting[g] -= 1
             if waiting[g] == 0:
-                _product_backward(tape, g, group, adjoints[g], needed, pending, lines)
+                _product_backward(g, group, adjoints[g], needed, pending, lines)
+                varying.update(f"dX{g}_{j}" for j in range(len(group.inputs)))
             continue
         if terms is None:
             continue
         op, numbers = tape.forms[key]
         g_name = _adjoint("d" + tape.names[key], terms, lines)
+        if any(_reads(t, varying) for t in terms):
+            varying.add(g_name)
         env = {"g": g_name, "out": tape.names[key]}
         env.update((var, tape.name(child)) for var, child in tape.children(v))
         for which, (_, child) in enumerate(tape.children(v)):
@@ -260,14 +267,15 @@ def _backward(
                 pending.setdefault(id(child), []).append(term)
     parts: list[str] = []
     where: list[int] = []
-    columns = []
+    sums = []
     for q in tape.params:
         terms = pending.get(id(q))
         if terms:
-            columns.append(_adjoint(f"d{tape.names[id(q)]}", terms, lines))
+            summed = [_summed(t, varying) for t in terms]
+            sums.append(_adjoint(f"d{tape.names[id(q)]}", summed, lines))
             where.append(index[id(q)])
-    if columns:
-        parts.append(f"_column_sums([{', '.join(columns)}], n)")
+    if sums:
+        parts.append(f"_sums([{', '.join(sums)}])")
     for g, group in enumerate(found):
         if waiting[g] == 0 and any(a is not None for a in adjoints[g]):
             parts.append(f"dW{g}")
@@ -279,8 +287,37 @@ def _backward(
     return lines, parts
 
 
+def _varying(tape: Tape) -> set[str]:
+    """The variables of the forward code that differ between examples (arrays); the others
+    (parameters, and values of parameters and numbers alone) are numbers."""
+    names = {f"a{i}" for i in range(tape.n_args)}
+    for v in tape.ops:
+        if any(tape.name(c) in names for _, c in tape.children(v) if _is_node(c)):
+            names.add(tape.names[id(v)])
+    return names
+
+
+def _reads(term: str, varying: set[str]) -> bool:
+    """Whether the expression reads a variable that differs between examples."""
+    return any(isinstance(n, ast.Name) and n.id in varying for n in ast.walk(ast.parse(term)))
+
+
+def _summed(term: str, varying: set[str]) -> str:
+    """The sum over the examples of a parameter's gradient term: a product of two arrays
+    (`g * x`, the rule of mul) as one dot product, anything else summed."""
+    body = ast.parse(term, mode="eval").body
+    if (
+        isinstance(body, ast.BinOp)
+        and isinstance(body.op, ast.Mult)
+        and isinstance(body.left, ast.Name)
+        and isinstance(body.right, ast.Name)
+        and {body.left.id, body.right.id} <= varying
+    ):
+        return f"{body.left.id} @ {body.right.id}"
+    return f"_sum({term}, n)"
+
+
 def _product_backward(
-    tape: Tape,
     g: int,
     group: Group,
     adjoints: list[str | None],
@@ -300,4 +337,5 @@ def _product_backward(
     if receiving:
         lines.append(f"dX{g} = W{g}.T @ dZ{g}")
         for j in receiving:
-            pending.setdefault(id(group.inputs[j]), []).append(f"dX{g}[{j}]")
+            pending.setdefault(id(group.inputs[j]), []).append(f"dX{g}_{j}")
+        lines.append(f"{', '.join(f'dX{g}_{j}' for j in range(len(group.inputs)))}, = dX{g}")
