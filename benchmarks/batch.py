@@ -67,7 +67,9 @@ def measure(points: int, rounds: int, steps: int, warmup: int) -> dict[str, Any]
         "steps": steps_ms,
         "first_loss": first,
         "eager_first_loss": eager,
-        "first_loss_max_relative_difference": max(abs(v - eager) / abs(eager) for v in first.values()),
+        "first_loss_max_relative_difference": max(
+            abs(v - eager) / abs(eager) for v in first.values()
+        ),
         "ratios": ratios,
     }
 
@@ -83,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "labels": {e: engines.LABELS[e] for e in NAMES},
         "settings": {"rounds": args.rounds, "steps": args.steps, "warmup": args.warmup},
-        "sizes": [measure(int(p), args.rounds, args.steps, args.warmup)
-                  for p in args.points.split(",")],  # fmt: skip
+        "sizes": [
+            measure(int(p), args.rounds, args.steps, args.warmup) for p in args.points.split(",")
+        ],
     }
     for size in report["sizes"]:
         assert size["first_loss_max_relative_difference"] < 1e-12, size["first_loss"]
@@ -92,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     for size in report["sizes"]:
         print(f"{size['points']} points:")
         for e, s in size["steps"].items():
-            print(f"  {e:16} median {s['median_ms']:8.2f} ms  ({s['min_ms']:.2f}-{s['max_ms']:.2f})")
+            print(
+                f"  {e:16} median {s['median_ms']:8.2f} ms  ({s['min_ms']:.2f}-{s['max_ms']:.2f})"
+            )
         for name, ratio in size["ratios"].items():
             print(f"  {name:32} {ratio:6.2f}x")
     return 0

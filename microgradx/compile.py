@@ -81,6 +81,44 @@ that falls back costs its generated forward pass plus an eager forward and backw
 it runs at the eager engine's speed, not the compiled one. A function without
 comparisons has no guards and checks nothing.
 
+## Batch backends
+
+`compile(fn, *example_args, backend="numpy")` (or `"torch"`) gives the same `Compiled`,
+whose `backward_batch` computes all examples of the batch at once on float64 arrays: the
+tape is written once more (`microgradx.codegen.batch`), every variable of the trace an
+array over the examples (the parameters stay numbers), every line a rule of the same
+table, in the array form of the same code generator (`a if c else b` becomes
+`where(c, a, b)`, with both sides computed and NumPy's floating-point warnings silenced,
+so inf and nan come out as in eager code). `batch_source` shows the code.
+
+* **Matrix products** (`matmul=True`, the default for these backends): sums of products of
+  parameters and per-example values that read the same values, as the neurons of a layer
+  of `microgradx.nn.MLP` do (`b + w[0]*x[0] + w[1]*x[1] + ...`), become one matrix
+  product per layer, forward (`Z = W @ X + b`) and backward (`dX = W.T @ dZ`,
+  `dW = dZ @ X.T`, `db = dZ.sum(1)`). The weights are gathered from the parameters at
+  every call and their gradients scattered back. `matmul=False` keeps one array
+  operation per op of the trace.
+* **Guards** are checked for every example at once; the examples whose comparisons come
+  out otherwise than while tracing run eagerly, one by one, and count in `fallbacks`,
+  as in the per-example code.
+* **What runs per example**: `f(x)`, `f.value_and_grad` and `f.backward` use the
+  per-example code of the python backend; so does the whole batch when a function applied
+  example by example (a `defprim` op whose forward is a Python function) raises. Library
+  functions without an array version of the same IEEE behaviour (`lgamma`, `erf`, ...) are
+  computed example by example with the engine's own float function.
+* **Summation order**: the sums over the batch (the total and every gradient) are added in
+  another order than the per-example loop, and a matrix product adds each neuron's
+  products in another order than `b + w[0]*x[0] + ...`; so the numbers agree with eager's
+  to rounding (the tests check 1e-12 relative to the magnitudes added), not to the bit. A
+  comparison of a value within rounding of its threshold can therefore decide otherwise
+  than in eager code, as it can between any two orders of addition; a transcendental
+  function (`exp`, `tanh`, ...) of NumPy or torch may differ from `math`'s in the last bit.
+* `backend="torch"` runs the same code on torch tensors (`device=`, default `"cpu"`), with
+  torch's own thread settings (`torch.set_num_threads`). NumPy (`pip install
+  "microgradx[numpy]"`) or torch (`pip install "microgradx[torch]"`) is imported only when
+  such a backend is asked for; without it `compile` raises `ImportError` saying what to
+  install.
+
 ## Signed zeros
 
 `value_and_grad` and `backward` add each gradient's contributions in the eager engine's
@@ -232,9 +270,9 @@ class Compiled:
     """A function of Values traced once and turned into float code (see `compile`).
 
     Attributes: `params` (the Values read from outside, in order), `source` (the
-    generated Python), `backend` and `matmul` (as given to `compile`), `guards` (the comparisons checked at every call, as `(symbol,
-    left, right, result while tracing)`), `fallbacks` (how many examples ran eagerly
-    because a guard came out the other way).
+    generated Python), `backend` and `matmul` (as given to `compile`), `guards` (the
+    comparisons checked at every call, as `(symbol, left, right, result while tracing)`),
+    `fallbacks` (how many examples ran eagerly because a guard came out the other way).
     """
 
     def __init__(
@@ -483,7 +521,8 @@ class Compiled:
                 block = np.asarray(column) if shape is not None else None
             except (TypeError, ValueError):
                 block = None
-            if block is None or block.dtype.kind not in "biuf" or block.shape != (n, *shape):
+            wanted = (n, *(shape or ()))
+            if block is None or block.dtype.kind not in "biuf" or block.shape != wanted:
                 return self._matrix_checked(columns, n)
             blocks.append(block.reshape(n, -1).astype(np.float64))
         return np.ascontiguousarray(np.concatenate(blocks, axis=1).T)
@@ -540,7 +579,8 @@ def _regular(structure: Any) -> tuple[int, ...] | None:
     shapes = {_regular(s) for s in structure}
     if len(shapes) > 1 or None in shapes:
         return None
-    return (len(structure), *(shapes.pop() if shapes else ()))
+    inner = shapes.pop() if shapes else ()
+    return None if inner is None else (len(structure), *inner)
 
 
 def _has_value(x: Any) -> bool:

@@ -30,7 +30,7 @@ from microgradx.compile import TraceError
 from microgradx.nn import MLP
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import engines  # noqa: E402
+import engines
 
 inf, nan = math.inf, math.nan
 BACKENDS = [("numpy", False), ("numpy", True), ("torch", False), ("torch", True)]

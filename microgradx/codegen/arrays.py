@@ -53,7 +53,7 @@ class Arrays:
         require("numpy", backend)  # the batch is read into a NumPy matrix first
         if backend == "torch":
             self.device = self.xp.device("cpu" if device is None else device)
-            self.array_type: type = self.xp.Tensor
+            self.array_type: Any = self.xp.Tensor
         else:
             self.device = None
             self.array_type = self.xp.ndarray
@@ -98,9 +98,9 @@ class Arrays:
         """`a if c else b` for each example (both already computed)."""
         if not isinstance(c, self.array_type):
             return a if c else b
-        if self.backend == "torch" and not isinstance(a, self.array_type):
-            if not isinstance(b, self.array_type):  # two numbers: keep float64
-                b = self.xp.full_like(c, float(b), dtype=self.xp.float64)
+        numbers = not isinstance(a, self.array_type) and not isinstance(b, self.array_type)
+        if self.backend == "torch" and numbers:  # torch.where of two numbers: float32
+            b = self.xp.full_like(c, float(b), dtype=self.xp.float64)
         return self.xp.where(c, a, b)
 
     def logical_not(self, c: Any) -> Any:
@@ -180,8 +180,7 @@ class Arrays:
                 return float(fn(*args))
             n = arrays[0].shape[0]
             columns = [
-                a.tolist() if isinstance(a, array_type) and a.ndim else [float(a)] * n
-                for a in args
+                a.tolist() if isinstance(a, array_type) and a.ndim else [float(a)] * n for a in args
             ]
             return self.vector([float(fn(*xs)) for xs in zip(*columns, strict=True)])
 
@@ -211,9 +210,9 @@ class Arrays:
 
     def dot(self, x: Any, y: Any, n: int) -> Any:
         """The sum over the examples of `x * y` (one product of vectors when both vary)."""
-        if isinstance(x, self.array_type) and isinstance(y, self.array_type):
-            if x.ndim == 1 and y.ndim == 1:
-                return x @ y
+        both = isinstance(x, self.array_type) and isinstance(y, self.array_type)
+        if both and x.ndim == 1 and y.ndim == 1:
+            return x @ y
         return self.full(x * y, n).sum()
 
     def sum(self, x: Any, n: int) -> Any:
@@ -235,8 +234,8 @@ class Arrays:
         if not isinstance(ok, self.array_type):
             return [] if ok else list(range(n))
         if self.backend == "torch":
-            return self.xp.nonzero(~ok).reshape(-1).tolist()  # type: ignore[no-any-return]
-        return self.xp.flatnonzero(~ok).tolist()  # type: ignore[no-any-return]
+            return list(self.xp.nonzero(~ok).reshape(-1).tolist())
+        return list(self.xp.flatnonzero(~ok).tolist())
 
     def quiet(self) -> Any:
         """A context in which floating-point warnings stay silent (IEEE results are meant)."""

@@ -103,12 +103,14 @@ def groups(tape: Tape) -> tuple[list[Group], set[int]]:
         inside: list[int] = []
         node = end
         while _is_op(tape, node, "add"):
-            for term, rest in ((node._b, node._a), (node._a, node._b)):
-                product = _product(tape, term, uses, special)
-                if product is not None:
-                    break
-            if product is None:
+            split = [
+                (product, term, rest)
+                for term, rest in ((node._b, node._a), (node._a, node._b))
+                if (product := _product(tape, term, uses, special)) is not None
+            ]
+            if not split:
                 break
+            product, term, rest = split[0]
             terms.append(product)
             inside += [id(node), id(term)]
             node = rest

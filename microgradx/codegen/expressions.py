@@ -121,7 +121,6 @@ class _Rewrite(ast.NodeTransformer):
             node.comparators = [_data(c) for c in node.comparators]
         return node
 
-
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
         self.generic_visit(node)
         if self.mode != "array":
