@@ -114,7 +114,8 @@ so inf and nan come out as in eager code). `batch_source` shows the code.
   than in eager code, as it can between any two orders of addition; a transcendental
   function (`exp`, `tanh`, ...) of NumPy or torch may differ from `math`'s in the last bit.
 * `backend="torch"` runs the same code on torch tensors (`device=`, default `"cpu"`), with
-  torch's own thread settings (`torch.set_num_threads`). NumPy (`pip install
+  torch's own thread settings (`torch.set_num_threads`); it reads the batch through
+  NumPy, so it needs NumPy too. NumPy (`pip install
   "microgradx[numpy]"`) or torch (`pip install "microgradx[torch]"`) is imported only when
   such a backend is asked for; without it `compile` raises `ImportError` saying what to
   install.

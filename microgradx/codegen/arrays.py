@@ -40,7 +40,7 @@ def require(module: str, backend: str | None = None) -> Any:
         return __import__(module)
     except ImportError as e:
         raise ImportError(
-            f'compile(..., backend="{backend}") needs {module}: {INSTALL[backend]} ({e})'
+            f'compile(..., backend="{backend}") needs {module}: {INSTALL[module]} ({e})'
         ) from None
 
 
