@@ -20,13 +20,27 @@ from typing import Any
 
 Step = Callable[[int], float]
 SIZES = [16, 16, 1]
-ENGINES = ["micrograd", "eager", "compiled", "autograd", "torch"]
+ENGINES = [
+    "micrograd", "eager", "compiled", "autograd", "torch",
+    "compiled-numpy", "compiled-matmul", "compiled-torch", "numpy-hand",
+]  # fmt: skip
 LABELS = {
     "micrograd": "micrograd 0.1.0",
     "eager": "microgradx eager",
     "compiled": "microgradx compiled",
     "autograd": "HIPS autograd (numpy, batched)",
     "torch": "PyTorch float64 (batched)",
+    "compiled-numpy": "microgradx compiled, numpy backend (no matmul)",
+    "compiled-matmul": "microgradx compiled, numpy backend with matmul",
+    "compiled-torch": "microgradx compiled, torch backend with matmul",
+    "numpy-hand": "NumPy by hand (matrix code, backward written out)",
+}
+#: compile's keyword arguments for each compiled engine
+BACKENDS: dict[str, dict[str, Any]] = {
+    "compiled": {},
+    "compiled-numpy": {"backend": "numpy", "matmul": False},
+    "compiled-matmul": {"backend": "numpy", "matmul": True},
+    "compiled-torch": {"backend": "torch", "matmul": True},
 }
 
 
@@ -66,6 +80,10 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "micrograd": ("micrograd",),
     "autograd": ("autograd", "numpy"),
     "torch": ("torch",),
+    "compiled-numpy": ("numpy",),
+    "compiled-matmul": ("numpy",),
+    "compiled-torch": ("torch", "numpy"),
+    "numpy-hand": ("numpy",),
 }
 
 
@@ -115,7 +133,7 @@ def build(engine: str, n: int) -> tuple[Step, dict[str, Any]]:
 
         random.seed(1337)
         return scalar_step(MValue, MMLP(2, SIZES), xs, y), info
-    if engine in ("eager", "compiled"):
+    if engine == "eager" or engine in BACKENDS:
         from microgradx import Value
         from microgradx.nn import MLP
 
@@ -123,7 +141,13 @@ def build(engine: str, n: int) -> tuple[Step, dict[str, Any]]:
         model = MLP(2, SIZES)
         if engine == "eager":
             return scalar_step(Value, model, xs, y), info
-        return compiled_step(model, xs, y, info), info
+        if engine == "compiled-torch":
+            import torch
+
+            torch.set_num_threads(1)  # as the torch engine: tiny tensors, a busy machine
+        return compiled_step(model, xs, y, info, **BACKENDS[engine]), info
+    if engine == "numpy-hand":
+        return numpy_step(xs, y), info
     if engine == "autograd":
         return autograd_step(xs, y), info
     if engine == "torch":
@@ -131,15 +155,18 @@ def build(engine: str, n: int) -> tuple[Step, dict[str, Any]]:
     raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
 
 
-def compiled_step(model: Any, xs: list[list[float]], y: list[int], info: dict[str, Any]) -> Step:
-    """The same step with ``microgradx.compile``: the per-example loss traced once."""
+def compiled_step(
+    model: Any, xs: list[list[float]], y: list[int], info: dict[str, Any], **options: Any
+) -> Step:
+    """The same step with ``microgradx.compile``: the per-example loss traced once
+    (``options``: compile's ``backend`` and ``matmul``)."""
     import time
 
     import microgradx
 
     params = model.parameters()
     start = time.perf_counter()
-    hinge = microgradx.compile(lambda x, yi: (1 + -yi * model(x)).relu(), xs[0], y[0])
+    hinge = microgradx.compile(lambda x, yi: (1 + -yi * model(x)).relu(), xs[0], y[0], **options)
     reg = microgradx.compile(lambda: 1e-4 * sum(p * p for p in params))
     hinge.source, reg.source  # noqa: B018 - generate and compile the code now
     info["compile_s"] = time.perf_counter() - start
@@ -211,6 +238,39 @@ def torch_step(xs: list[list[float]], y: list[int]) -> Step:
         with torch.no_grad():
             for p in params:
                 p -= rate * p.grad
+        return float(total)
+
+    return step
+
+
+def numpy_step(xs: list[list[float]], y: list[int]) -> Step:
+    """The step in NumPy matrix code, forward and backward written by hand."""
+    import numpy as np
+
+    params = _matrices(np.array)  # [W1, b1, W2, b2, W3, b3], W: inputs x outputs
+    xa, ya = np.array(xs), np.array(y, dtype=float)
+    n = len(y)
+
+    def step(k: int) -> float:
+        hs, h = [xa], xa
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i + 2 < len(params):
+                h = np.maximum(h, 0.0)
+                hs.append(h)
+        margin = 1.0 - ya * h[:, 0]
+        data = np.maximum(margin, 0.0).mean()
+        total = data + 1e-4 * sum(float((p * p).sum()) for p in params)
+        dz = (np.where(margin > 0.0, -ya, 0.0) / n)[:, None]  # d data / d score
+        grads = [np.empty(0)] * len(params)
+        for i in range(len(params) - 2, -1, -2):
+            grads[i] = hs[i // 2].T @ dz + 2e-4 * params[i]
+            grads[i + 1] = dz.sum(0) + 2e-4 * params[i + 1]
+            if i:
+                dz = (dz @ params[i].T) * (hs[i // 2] > 0.0)
+        rate = lr(k)
+        for p, g in zip(params, grads, strict=True):
+            p -= rate * g
         return float(total)
 
     return step

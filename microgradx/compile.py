@@ -81,6 +81,45 @@ that falls back costs its generated forward pass plus an eager forward and backw
 it runs at the eager engine's speed, not the compiled one. A function without
 comparisons has no guards and checks nothing.
 
+## Batch backends
+
+`compile(fn, *example_args, backend="numpy")` (or `"torch"`) gives the same `Compiled`,
+whose `backward_batch` computes all examples of the batch at once on float64 arrays: the
+tape is written once more (`microgradx.codegen.batch`), every variable of the trace an
+array over the examples (the parameters stay numbers), every line a rule of the same
+table, in the array form of the same code generator (`a if c else b` becomes
+`where(c, a, b)`, with both sides computed and NumPy's floating-point warnings silenced,
+so inf and nan come out as in eager code). `batch_source` shows the code.
+
+* **Matrix products** (`matmul=True`, the default for these backends): sums of products of
+  parameters and per-example values that read the same values, as the neurons of a layer
+  of `microgradx.nn.MLP` do (`b + w[0]*x[0] + w[1]*x[1] + ...`), become one matrix
+  product per layer, forward (`Z = W @ X + b`) and backward (`dX = W.T @ dZ`,
+  `dW = dZ @ X.T`, `db = dZ.sum(1)`). The weights are gathered from the parameters at
+  every call and their gradients scattered back. `matmul=False` keeps one array
+  operation per op of the trace.
+* **Guards** are checked for every example at once; the examples whose comparisons come
+  out otherwise than while tracing run eagerly, one by one, and count in `fallbacks`,
+  as in the per-example code.
+* **What runs per example**: `f(x)`, `f.value_and_grad` and `f.backward` use the
+  per-example code of the python backend; so does the whole batch when a function applied
+  example by example (a `defprim` op whose forward is a Python function) raises. Library
+  functions without an array version of the same IEEE behaviour (`lgamma`, `erf`, ...) are
+  computed example by example with the engine's own float function.
+* **Summation order**: the sums over the batch (the total and every gradient) are added in
+  another order than the per-example loop, and a matrix product adds each neuron's
+  products in another order than `b + w[0]*x[0] + ...`; so the numbers agree with eager's
+  to rounding (the tests check 1e-12 relative to the magnitudes added), not to the bit. A
+  comparison of a value within rounding of its threshold can therefore decide otherwise
+  than in eager code, as it can between any two orders of addition; a transcendental
+  function (`exp`, `tanh`, ...) of NumPy or torch may differ from `math`'s in the last bit.
+* `backend="torch"` runs the same code on torch tensors (`device=`, default `"cpu"`), with
+  torch's own thread settings (`torch.set_num_threads`); it reads the batch through
+  NumPy, so it needs NumPy too. NumPy (`pip install
+  "microgradx[numpy]"`) or torch (`pip install "microgradx[torch]"`) is imported only when
+  such a backend is asked for; without it `compile` raises `ImportError` saying what to
+  install.
+
 ## Signed zeros
 
 `value_and_grad` and `backward` add each gradient's contributions in the eager engine's
@@ -99,7 +138,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .checks import to_float
-from .codegen import modules, straight
+from .codegen import arrays, batch, modules, straight
 from .engine import Value, grad, topological
 from .primitive import REGISTRY
 from .tracing import Guard, Trace, TracedNumber, TraceError, guard_nodes, refuse
@@ -113,7 +152,17 @@ class _BranchChangedError(Exception):
     """Raised inside generated code when an example takes another branch than the trace."""
 
 
-def compile(fn: Callable[..., Value], *example_args: Any) -> Compiled:
+#: the code `compile` can write: floats in Python, or arrays over a batch
+BACKENDS = ("python", "numpy", "torch")
+
+
+def compile(
+    fn: Callable[..., Value],
+    *example_args: Any,
+    backend: str = "python",
+    matmul: bool | None = None,
+    device: Any = None,
+) -> Compiled:
     """Trace `fn` on `example_args` and return it as generated float code.
 
     `fn` computes one Value from its arguments (numbers, Values, or nested lists and
@@ -124,10 +173,24 @@ def compile(fn: Callable[..., Value], *example_args: Any) -> Compiled:
 
     Without example arguments, tracing waits for the first call, so `@compile` works as
     a decorator. A function of no arguments is traced at once.
+
+    `backend="numpy"` or `"torch"` makes `backward_batch` compute all examples at once on
+    float64 arrays (see *Batch backends* in the module); `matmul` (on by default there)
+    writes the neurons of a layer as one matrix product, and `device` places torch's
+    tensors (default `"cpu"`).
     """
     if not callable(fn):
         raise TypeError(f"compile() expects a function, got {type(fn).__name__}")
-    return Compiled(fn, example_args)
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if matmul is not None and not isinstance(matmul, bool):
+        raise TypeError(f"compile: matmul must be True, False or None, got {matmul!r}")
+    if backend == "python" and matmul:
+        raise ValueError('compile: matmul=True needs backend="numpy" or "torch"')
+    if device is not None and backend != "torch":
+        raise ValueError(f'compile: device= is for backend="torch", not {backend!r}')
+    lib = None if backend == "python" else arrays.Arrays(backend, device)
+    return Compiled(fn, example_args, lib, matmul is not False and lib is not None)
 
 
 # -- tracing ------------------------------------------------------------------------------
@@ -208,13 +271,23 @@ class Compiled:
     """A function of Values traced once and turned into float code (see `compile`).
 
     Attributes: `params` (the Values read from outside, in order), `source` (the
-    generated Python), `guards` (the comparisons checked at every call, as `(symbol,
-    left, right, result while tracing)`), `fallbacks` (how many examples ran eagerly
-    because a guard came out the other way).
+    generated Python), `backend` and `matmul` (as given to `compile`), `guards` (the
+    comparisons checked at every call, as `(symbol, left, right, result while tracing)`),
+    `fallbacks` (how many examples ran eagerly because a guard came out the other way).
     """
 
-    def __init__(self, fn: Callable[..., Value], example_args: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Value],
+        example_args: tuple[Any, ...],
+        lib: arrays.Arrays | None = None,
+        matmul: bool = False,
+    ) -> None:
         self.fn = fn
+        self.backend = "python" if lib is None else lib.backend
+        self.matmul = matmul
+        self._arrays = lib
+        self._batch: dict[str, Any] | None = None
         self.__name__ = getattr(fn, "__name__", "f")
         self.__doc__ = getattr(fn, "__doc__", None)
         self.fallbacks = 0
@@ -284,6 +357,28 @@ class Compiled:
     def safe_source(self) -> str:
         """The IEEE version: used for a call whose fast version raised."""
         return str(self._generated("safe")["__source__"])
+
+    def _batch_code(self) -> dict[str, Any]:
+        """The array code of `backward_batch` (numpy and torch backends), made once."""
+        if self._batch is None:
+            assert self._arrays is not None
+            code = batch.batch_source(self._traced, self._title, self.matmul)
+            ns = arrays.namespace(self._arrays, list(REGISTRY))
+            ns.update((k, self._arrays.index(v)) for k, v in code.positions.items())
+            filename = f"<compiled {self.__name__} {id(self):x} {self.backend}>"
+            self._batch = modules.load(code.source, filename, ns)
+            self._batch["__source__"] = code.source
+        return self._batch
+
+    @property
+    def batch_source(self) -> str:
+        """The generated array code of `backward_batch` (numpy and torch backends)."""
+        if self._arrays is None:
+            raise ValueError(
+                f"{self.__name__} was compiled for the python backend: its batch code is in "
+                "`source` (backward_batch_fast)"
+            )
+        return str(self._batch_code()["__source__"])
 
     # calling -----------------------------------------------------------------------------
 
@@ -356,6 +451,23 @@ class Compiled:
             raise ValueError(f"{self.__name__}: the batch is empty")
         self._leaves(tuple(c[0] for c in columns))  # checks the shape (and traces if need be)
         weight = 1.0 / n if reduction == "mean" else 1.0
+        if self._arrays is None:
+            total, dp, failed = self._batch_python(columns, weight)
+        else:
+            total, dp, failed = self._batch_arrays(columns, n, weight)
+        for leaves in failed:
+            self.fallbacks += 1
+            value, gp, _ = self._eager(leaves)
+            total += value
+            for k, d in enumerate(gp):
+                dp[k] += weight * d
+        _add_to_grads(self.params, dp)
+        return float(total * weight) if reduction == "mean" else float(total)
+
+    def _batch_python(
+        self, columns: tuple[Sequence[Any], ...], weight: float
+    ) -> tuple[float, list[float], list[list[float]]]:
+        """The batch by the generated float loop: total, gradients, examples left over."""
         p = [q.data for q in self.params]
         try:
             total, dp, failed = self._run("backward_batch", p, columns, weight)
@@ -365,14 +477,71 @@ class Compiled:
             ) from None
         if total.__class__ is not float:
             raise TypeError(f"{self.__name__}: backward_batch() expects numbers, not Values")
-        for i in failed:
-            self.fallbacks += 1
-            value, gp, _ = self._eager(self._leaves(tuple(c[i] for c in columns)))
-            total += value
-            for k, d in enumerate(gp):
-                dp[k] += weight * d
-        _add_to_grads(self.params, dp)
-        return float(total * weight) if reduction == "mean" else float(total)
+        return total, dp, [self._leaves(tuple(c[i] for c in columns)) for i in failed]
+
+    def _batch_arrays(
+        self, columns: tuple[Sequence[Any], ...], n: int, weight: float
+    ) -> tuple[float, list[float], list[list[float]]]:
+        """The batch by the array code: total, gradients, examples left over (those whose
+        comparisons come out otherwise than while tracing)."""
+        lib = self._arrays
+        assert lib is not None
+        matrix = self._matrix(columns, n)
+        run = self._batch_code()["batch"]
+        p = [q.data for q in self.params]
+        keep = list(range(n))
+        failed: list[int] = []
+        with lib.quiet():
+            try:
+                while True:  # the examples left agree with the trace (checked again)
+                    rows = lib.rows(matrix if len(keep) == n else matrix[:, keep])
+                    total, result = run(p, rows, len(keep), weight)
+                    if total is not None:
+                        break
+                    out = set(result)
+                    failed += [i for j, i in enumerate(keep) if j in out]
+                    keep = [i for j, i in enumerate(keep) if j not in out]
+                    if not keep:
+                        total, result = 0.0, [0.0] * len(p)
+                        break
+            except _ERRORS:  # a function applied to each example raised: as the float code
+                return self._batch_python(columns, weight)
+        return total, result, [matrix[:, i].tolist() for i in sorted(failed)]
+
+    def _matrix(self, columns: tuple[Sequence[Any], ...], n: int) -> Any:
+        """The batch as a float64 NumPy matrix, one row per argument leaf.
+
+        Columns that NumPy reads as numbers of the traced shape are converted at once; any
+        other column is read example by example, with the checks of a call.
+        """
+        np = arrays.require("numpy")
+        blocks = []
+        for column, structure in zip(columns, self._structure, strict=True):
+            shape = _regular(structure)
+            try:
+                block = np.asarray(column) if shape is not None else None
+            except (TypeError, ValueError):
+                block = None
+            wanted = (n, *(shape or ()))
+            if block is None or block.dtype.kind not in "biuf" or block.shape != wanted:
+                return self._matrix_checked(columns, n)
+            blocks.append(block.reshape(n, -1).astype(np.float64))
+        return np.ascontiguousarray(np.concatenate(blocks, axis=1).T)
+
+    def _matrix_checked(self, columns: tuple[Sequence[Any], ...], n: int) -> Any:
+        np = arrays.require("numpy")
+        examples = []
+        for i in range(n):
+            example = tuple(c[i] for c in columns)
+            if _has_value(example):
+                raise TypeError(f"{self.__name__}: backward_batch() expects numbers, not Values")
+            try:
+                examples.append(self._leaves(example))
+            except TypeError as e:
+                raise TypeError(
+                    f"{self.__name__}: backward_batch() expects numbers in the columns ({e})"
+                ) from None
+        return np.ascontiguousarray(np.asarray(examples, dtype=np.float64).reshape(n, -1).T)
 
     def _eager(
         self, leaves: list[float], gradients: bool = True
@@ -402,6 +571,23 @@ def _takes_no_arguments(fn: Callable[..., Any]) -> bool:
         p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         for p in sig.parameters.values()
     )
+
+
+def _regular(structure: Any) -> tuple[int, ...] | None:
+    """The array shape of one example of an argument (None: not rectangular)."""
+    if structure is None:
+        return ()
+    shapes = {_regular(s) for s in structure}
+    if len(shapes) > 1 or None in shapes:
+        return None
+    inner = shapes.pop() if shapes else ()
+    return None if inner is None else (len(structure), *inner)
+
+
+def _has_value(x: Any) -> bool:
+    if isinstance(x, (list, tuple)):
+        return any(_has_value(e) for e in x)
+    return isinstance(x, Value)
 
 
 def _shape(structure: Any) -> str:

@@ -6,7 +6,11 @@ Modes:
   pass, `compile`); it may raise where Python raises (`1 / 0`);
 * `safe`: the same with IEEE 754 results (`1 / 0 = inf`), run when `fast` raised;
 * `value`: arithmetic on `Value` nodes, which records the graph of the derivative itself
-  (`create_graph=True`, higher orders).
+  (`create_graph=True`, higher orders);
+* `array`: the float rules on arrays of examples (`compile`'s numpy and torch backends):
+  `a if c else b` becomes `_where(c, a, b)` (both sides are computed), `and`, `or` and
+  `not` become `&`, `|` and `_not(...)`, a chained comparison `a < b < c` becomes
+  `(a < b) & (b < c)`, and `/` is `_div` (IEEE on plain numbers too).
 
 In the float modes whole numbers become float literals (CPython's float-with-float fast
 path), and `a ** b` becomes `_spow(a, b)` when the exponent `b` reads only plain numbers
@@ -24,7 +28,7 @@ from typing import Literal
 
 from .. import rules
 
-Mode = Literal["fast", "safe", "value"]
+Mode = Literal["fast", "safe", "value", "array"]
 
 #: the rule names that stand for nodes of the graph (or plain numbers, in some forms)
 NODES = ("x", "y", "out")
@@ -85,13 +89,16 @@ class _Rewrite(ast.NodeTransformer):
         helper = None
         if isinstance(node.op, ast.Pow) and self.mode != "value":
             helper = "_spow" if number_exponent else "_pow"
-        elif isinstance(node.op, ast.Div) and self.mode == "safe":
+        elif isinstance(node.op, ast.Div) and self.mode in ("safe", "array"):
             helper = "_div"
         if helper is not None:
             return ast.Call(func=ast.Name(helper), args=[left, right], keywords=[])
         return ast.BinOp(left=left, op=node.op, right=right)
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        if self.mode == "array":
+            parts = [self.visit(e) for e in (node.test, node.body, node.orelse)]
+            return ast.Call(func=ast.Name("_where"), args=parts, keywords=[])
         plans = [link_plan(node, body) for body in (True, False)] if self.mode == "value" else []
         self.generic_visit(node)
         for field, plan in zip(("body", "orelse"), plans, strict=False):
@@ -102,10 +109,37 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         self.generic_visit(node)
+        if self.mode == "array" and len(node.ops) > 1:  # a < b < c: (a < b) & (b < c)
+            sides = [node.left, *node.comparators]
+            pairs: list[ast.expr] = [
+                ast.Compare(left=a, ops=[op], comparators=[b])
+                for a, op, b in zip(sides, node.ops, sides[1:], strict=False)
+            ]
+            return _fold(ast.BitAnd(), pairs)
         if self.mode == "value":
             node.left = _data(node.left)
             node.comparators = [_data(c) for c in node.comparators]
         return node
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
+        self.generic_visit(node)
+        if self.mode != "array":
+            return node
+        return _fold(ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr(), node.values)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        self.generic_visit(node)
+        if self.mode == "array" and isinstance(node.op, ast.Not):
+            return ast.Call(func=ast.Name("_not"), args=[node.operand], keywords=[])
+        return node
+
+
+def _fold(op: ast.operator, values: list[ast.expr]) -> ast.expr:
+    """`v1 op v2 op ...` (the element-wise `&` or `|` of conditions on arrays)."""
+    result = values[0]
+    for v in values[1:]:
+        result = ast.BinOp(left=result, op=op, right=v)
+    return result
 
 
 def link_plan(node: ast.IfExp, body: bool) -> tuple[list[str], list[str]] | None:

@@ -72,7 +72,8 @@ def _template(op: Op, which: int, mode: Mode, numbers: tuple[str, ...]) -> str:
         holes = {name: f"_t{name}_" for name in ("x", "y", "g", "out")}
         if which < 0 and op.forward_tree is None:  # a Python function
             args = ", ".join(holes[i] for i in INPUTS[: op.arity])
-            text = f"float(_fn_{op.name}({args}))"
+            # on arrays: the function applied to each example (`microgradx.codegen.arrays`)
+            text = f"_fa_{op.name}({args})" if mode == "array" else f"float(_fn_{op.name}({args}))"
         else:
             tree = op.forward_tree if which < 0 else op.rule_trees[which]
             assert tree is not None
