@@ -96,8 +96,11 @@ so inf and nan come out as in eager code). `batch_source` shows the code.
   of `microgradx.nn.MLP` do (`b + w[0]*x[0] + w[1]*x[1] + ...`), become one matrix
   product per layer, forward (`Z = W @ X + b`) and backward (`dX = W.T @ dZ`,
   `dW = dZ @ X.T`, `db = dZ.sum(1)`). The weights are gathered from the parameters at
-  every call and their gradients scattered back. `matmul=False` keeps one array
-  operation per op of the trace.
+  every call and their gradients scattered back. When every neuron of a layer goes
+  through the same element-wise op (relu, tanh, sigmoid, exp, ...) and the next layer
+  reads the results in order, the op and its rule run once on the whole matrix
+  (`H0 = relu(Z0)`, `dZ0 = relu's rule(dX1)`): the same numbers, one array call per
+  layer. `matmul=False` keeps one array operation per op of the trace.
 * **Guards** are checked for every example at once; the examples whose comparisons come
   out otherwise than while tracing run eagerly, one by one, and count in `fallbacks`,
   as in the per-example code.

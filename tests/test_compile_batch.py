@@ -136,6 +136,69 @@ def test_matmul_writes_one_product_per_layer() -> None:
     assert " @ X" not in plain.batch_source and "_where(" in plain.batch_source
 
 
+def test_a_layers_activation_runs_once_on_its_matrix() -> None:
+    pytest.importorskip("numpy")
+    model = moons_model()
+    c = compile(lambda x, yi: (1 + -yi * model(x)).relu(), [0.5, 0.5], 1, backend="numpy")
+    source = c.batch_source
+    for line in (
+        "H0 = _where(Z0 < 0.0, 0.0, Z0)",
+        "X1 = H0",
+        "X2 = H1",
+        "dZ1 = _where(H1 <= 0.0, 0.0, dX2)",
+        "dZ0 = _where(H0 <= 0.0, 0.0, dX1)",
+    ):
+        assert f"    {line}\n" in source, line
+    assert source.count("_where(") == 6  # two per hidden layer, two for the hinge
+    assert "dX1_0" not in source and "_stack([v" not in source
+
+
+@pytest.mark.parametrize(("kind", "matmul"), BACKENDS, ids=IDS)
+@pytest.mark.parametrize("nonlin", ["relu", "tanh", "sigmoid", "exp", "abs", "sign", "sqrt"])
+def test_activations_on_a_whole_layer_give_eager_numbers(kind: str, matmul: bool, nonlin: str):
+    backend(kind)
+    rng = random.Random(7)
+    w1 = [[Value(rng.uniform(-1, 1)) for _ in range(3)] for _ in range(4)]
+    b1 = [Value(rng.uniform(-1, 1)) for _ in range(4)]
+    w2 = [Value(rng.uniform(-1, 1)) for _ in range(4)]
+    b2 = Value(0.25)
+    method = "__abs__" if nonlin == "abs" else nonlin
+
+    def f(x0: Value, x1: Value, x2: Value) -> Value:
+        xs = [x0, x1, x2]
+        sums = [
+            sum((w * x for w, x in zip(ws, xs, strict=True)), b)
+            for ws, b in zip(w1, b1, strict=True)
+        ]
+        hidden = [getattr(s, method)() for s in sums]
+        return sum((w * h for w, h in zip(w2, hidden, strict=True)), b2) * 0.5
+
+    cols = [[0.5, -2.0, 0.0, inf, 3.0, -0.0, 1e300], [0.25, 1.0, -0.0, 1.0, nan, 2.0, -1e300],
+            [1.0, -1.0, 1.0, 0.0, 1.0, 5e-324, 2.0]]  # fmt: skip
+    c = compile(f, 1.0, 1.0, 1.0, backend=kind, matmul=matmul)
+    assert_batch(c, f, cols)
+    # one op on the matrix instead of one per neuron, where its rules are element-wise
+    # array code that reads the gradient (abs's calls the primitive sign; sign's is 0)
+    assert ("X1 = H0" in c.batch_source) == (matmul and nonlin not in ("abs", "sign"))
+
+
+@pytest.mark.parametrize(("kind", "matmul"), BACKENDS, ids=IDS)
+def test_an_activation_read_elsewhere_too_stays_per_row(kind: str, matmul: bool) -> None:
+    backend(kind)
+    w = [[Value(0.5 - 0.25 * (i + j)) for j in range(2)] for i in range(3)]
+    u = [Value(1.0 - 0.5 * i) for i in range(3)]
+
+    def f(x0: Value, x1: Value) -> Value:
+        hidden = [(ws[0] * x0 + ws[1] * x1).relu() for ws in w]
+        out = sum(ui * h for ui, h in zip(u, hidden, strict=True))
+        return out + hidden[1] * hidden[1]  # the second neuron is read again
+
+    cols = [[1.0, -2.0, 0.0, inf, 3.0], [0.5, 0.25, -0.0, 1.0, nan]]
+    c = compile(f, 1.0, 1.0, backend=kind, matmul=matmul)
+    assert_batch(c, f, cols)
+    assert "X1 = H0" not in c.batch_source
+
+
 @pytest.mark.parametrize(("kind", "matmul"), BACKENDS, ids=IDS)
 def test_sums_of_products_that_are_not_a_whole_layer(kind: str, matmul: bool) -> None:
     backend(kind)

@@ -23,6 +23,12 @@ one column per example), backward `dX = W.T @ dZ`, `dW = dZ @ X.T`, `db = dZ.sum
 weights are gathered from the parameters at every call and their gradients scattered
 back. The sums are added in another order than the engine's left-to-right chain, so the
 numbers agree to rounding, not to the bit.
+
+*Layers.* When every row of one product goes through the same element-wise op (a relu)
+and the results, in the same order, are the inputs of the next product, the op is applied
+once to the whole matrix (`H0 = relu(Z0)`, `X1 = H0`), and its rule once in the backward
+pass (`dZ0 = rule(dX1)`): the same numbers, element by element, in one array call instead
+of one per neuron.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
+from .arrays import _NATIVE
+from .eager import library_name
 from .straight import Tape, _adjoint, _emit, _is_node, _tidy
 
 #: the fewest products in one neuron's sum worth a matrix product
@@ -139,6 +147,85 @@ def groups(tape: Tape) -> tuple[list[Group], set[int]]:
     return list(by_inputs.values()), absorbed
 
 
+@dataclass
+class Lane:
+    """One element-wise op applied to every row of product `source`, giving in order the
+    inputs of product `target`: computed once on the matrix. `nodes` are the op's nodes
+    (one per row), `which` the position of the row among each node's inputs."""
+
+    source: int
+    target: int
+    nodes: list[Any]
+    which: int
+
+
+#: the array helpers that work element by element on a matrix as on a vector (a library
+#: function run example by example, or a Python forward, does not)
+_ELEMENTWISE = {"_where", "_not", "_div", "_pow", "_spow"} | {
+    library_name("array")(f) for f in (*_NATIVE, "sign", "sigmoid", "relu")
+}
+
+
+def _elementwise(*sources: str) -> bool:
+    """Whether every function the expressions call works on a matrix of examples."""
+    calls = [n.func for s in sources for n in ast.walk(ast.parse(s)) if isinstance(n, ast.Call)]
+    return all(isinstance(f, ast.Name) and f.id in _ELEMENTWISE for f in calls)
+
+
+def _names(source: str) -> set[str]:
+    """The variables an expression reads."""
+    return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
+
+
+def lanes(tape: Tape, found: list[Group], absorbed: set[int]) -> dict[int, Lane]:
+    """The element-wise ops between two products that can run on the whole matrix, by
+    the product they feed."""
+    uses = _uses(tape)
+    special = {id(tape.output)}
+    special.update(id(x) for _, a, b, _ in tape.guards for x in (a, b) if _is_node(x))
+    row_of = {id(e): (g, i) for g, group in enumerate(found) for i, e in enumerate(group.ends)}
+    out: dict[int, Lane] = {}
+    for h, group in enumerate(found):
+        shape: set[tuple[Any, ...]] = set()  # (source, position of the row, op, form)
+        for i, u in enumerate(group.inputs):
+            if not _is_node(u) or id(u) not in tape.forms or id(u) in absorbed:
+                break
+            inputs = [(k, c) for k, (_, c) in enumerate(tape.children(u)) if _is_node(c)]
+            if len(inputs) != 1 or id(inputs[0][1]) not in row_of:
+                break
+            (k, end), (g, row) = inputs[0], row_of[id(inputs[0][1])]
+            # u is read by the products of this group's rows alone, the row by u alone
+            alone = uses.get(id(u)) == len(group.ends) and uses.get(id(end)) == 1
+            if not alone or row != i or {id(u), id(end)} & special:
+                break
+            if found[g].offsets[i] is not None or id(end) not in tape.in_backward:
+                break
+            op, numbers = tape.forms[id(u)]
+            shape.add((g, k, id(op), numbers))
+        else:
+            if len(shape) != 1:
+                continue
+            g, k, _, _ = shape.pop()
+            lane = Lane(g, h, list(group.inputs), k)
+            forward, rule = _lane_code(tape, lane)
+            # a rule that ignores its gradient (sign's 0) would give no matrix: row by row
+            reads_g = f"dX{h}" in _names(rule)
+            if len(found[g].ends) == len(lane.nodes) and reads_g and _elementwise(forward, rule):
+                out[h] = lane
+    return out
+
+
+def _lane_code(tape: Tape, lane: Lane) -> tuple[str, str]:
+    """The lane's forward (`H = op(Z)`) and its rule (`dZ = rule(dX)`) on matrices."""
+    u = lane.nodes[0]
+    op, numbers = tape.forms[id(u)]
+    g, h = lane.source, lane.target
+    env = {"g": f"dX{h}", "out": f"H{g}"}
+    env.update((var, f"Z{g}" if _is_node(c) else tape.name(c)) for var, c in tape.children(u))
+    forward = _tidy(_emit(op, -1, "array", numbers, env))
+    return forward, _tidy(_emit(op, lane.which, "array", numbers, env))
+
+
 def batch_source(tape: Tape, title: str, matmul: bool) -> BatchCode:
     """The batch function's source for `tape` (see the module)."""
     found, absorbed = groups(tape) if matmul else ([], set())
@@ -163,20 +250,29 @@ def batch_source(tape: Tape, title: str, matmul: bool) -> BatchCode:
         first_end[id(group.ends[0])] = g
         for i, end in enumerate(group.ends):
             row_of[id(end)] = (g, i)
+    fused = lanes(tape, found, absorbed)
+    lane_from = {lane.source: lane for lane in fused.values()}
+    in_lanes = {id(u) for lane in fused.values() for u in lane.nodes}
 
     forward: list[str] = []
     for v in tape.ops:
         key = id(v)
-        if key in absorbed:
+        if key in absorbed or key in in_lanes:
             continue
         if key in row_of:
             g, i = row_of[key]
             group = found[g]
             if key in first_end:
-                inputs = ", ".join(tape.name(x) for x in group.inputs)
+                if g in fused:
+                    forward.append(f"X{g} = H{fused[g].source}")
+                else:
+                    inputs = ", ".join(tape.name(x) for x in group.inputs)
+                    forward.append(f"X{g} = _stack([{inputs}], n)")
                 bias = f" + b{g}" if group.biases[0] is not None else ""
-                forward.append(f"X{g} = _stack([{inputs}], n)")
                 forward.append(f"Z{g} = W{g} @ X{g}{bias}")
+                if g in lane_from:  # the rows are read by the lane's op alone
+                    forward.append(f"H{g} = {_lane_code(tape, lane_from[g])[0]}")
+                    continue
                 targets = [
                     f"_z{g}_{j}" if group.offsets[j] is not None else tape.names[id(e)]
                     for j, e in enumerate(group.ends)
@@ -199,7 +295,7 @@ def batch_source(tape: Tape, title: str, matmul: bool) -> BatchCode:
         guards += ["if ok is not True:", "    failed = _failed(ok, n)", "    if failed:"]
         guards.append("        return None, failed")
 
-    backward, parts = _backward(tape, found, absorbed, row_of, positions, index)
+    backward, parts = _backward(tape, found, absorbed | in_lanes, row_of, positions, index, fused)
     out = tape.name(tape.output)
     body = [*head, *forward, *guards, f"total = _total({out}, n)", *backward]
     if parts:
@@ -223,6 +319,7 @@ def _backward(
     row_of: dict[int, tuple[int, int]],
     positions: dict[str, list[int]],
     index: dict[int, int],
+    fused: dict[int, Lane],
 ) -> tuple[list[str], list[str]]:
     """The adjoint code (last op first) and the gradient pieces it leaves, whose
     parameters `positions["_iG"]` lists."""
@@ -252,8 +349,13 @@ def _backward(
                     pending.setdefault(id(offset), []).append(adjoints[g][i])  # type: ignore[arg-type]
             waiting[g] -= 1
             if waiting[g] == 0:
-                _product_backward(g, group, adjoints[g], needed, pending, lines)
+                lane = fused.get(g)
+                _product_backward(g, group, adjoints[g], needed, pending, lines, lane is not None)
                 varying.update(f"dX{g}_{j}" for j in range(len(group.inputs)))
+                if lane is not None and any(a is not None for a in adjoints[g]):
+                    source = lane.source  # the lane's rule on the matrix: dZ of its source
+                    lines.append(f"dZ{source} = {_lane_code(tape, lane)[1]}")
+                    adjoints[source] = [f"dZ{source}"] * len(found[source].ends)
             continue
         if terms is None:
             continue
@@ -301,7 +403,7 @@ def _varying(tape: Tape) -> set[str]:
 
 def _reads(term: str, varying: set[str]) -> bool:
     """Whether the expression reads a variable that differs between examples."""
-    return any(isinstance(n, ast.Name) and n.id in varying for n in ast.walk(ast.parse(term)))
+    return not _names(term).isdisjoint(varying)
 
 
 def _summed(term: str, varying: set[str]) -> str:
@@ -326,17 +428,22 @@ def _product_backward(
     needed: set[int],
     pending: dict[int, list[str]],
     lines: list[str],
+    lane: bool,
 ) -> None:
-    """The backward of matrix product `g`, once the adjoints of all its rows are known."""
+    """The backward of matrix product `g`, once the adjoints of all its rows are known
+    (with `lane`, its inputs' adjoint stays the matrix `dX{g}`, for the lane's rule)."""
     if all(a is None for a in adjoints):
         return
-    rows = ", ".join(a if a is not None else "0.0" for a in adjoints)
-    lines.append(f"dZ{g} = _stack([{rows}], n)")
+    if adjoints[0] != f"dZ{g}":  # not already computed as a matrix by a lane
+        rows = ", ".join(a if a is not None else "0.0" for a in adjoints)
+        lines.append(f"dZ{g} = _stack([{rows}], n)")
     lines.append(f"dW{g} = dZ{g} @ X{g}.T")
     if group.biases[0] is not None:
         lines.append(f"db{g} = dZ{g}.sum(1)")
     receiving = [j for j, x in enumerate(group.inputs) if _is_node(x) and id(x) in needed]
-    if receiving:
+    if lane:
+        lines.append(f"dX{g} = W{g}.T @ dZ{g}")
+    elif receiving:
         lines.append(f"dX{g} = W{g}.T @ dZ{g}")
         for j in receiving:
             pending.setdefault(id(group.inputs[j]), []).append(f"dX{g}_{j}")
