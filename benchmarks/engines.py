@@ -171,10 +171,16 @@ def compiled_step(
     hinge.source, reg.source  # noqa: B018 - generate and compile the code now
     info["compile_s"] = time.perf_counter() - start
     info["lines"] = len(hinge.source.splitlines())
+    columns: tuple[Any, ...] = (xs, y)
+    if options.get("backend") in ("numpy", "torch"):
+        import numpy as np
+
+        # the data as arrays once, as the torch and NumPy engines hold theirs
+        columns = (np.array(xs, dtype=float), np.array(y, dtype=float))
 
     def step(k: int) -> float:
         model.zero_grad()
-        total = hinge.backward_batch(xs, y) + reg.backward()
+        total = hinge.backward_batch(*columns) + reg.backward()
         rate = lr(k)
         for p in params:
             p.data -= rate * p.grad

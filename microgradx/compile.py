@@ -436,9 +436,10 @@ class Compiled:
     def backward_batch(self, *columns: Sequence[Any], reduction: str = "mean") -> float:
         """The mean (or sum) of the function over a batch; adds its gradient to `.grad`.
 
-        `columns` hold one sequence per argument, each as long as the batch:
-        `f.backward_batch(xs, ys)` evaluates `f(xs[i], ys[i])` for every `i` in one
-        generated loop. This is the compiled form of `sum(losses) / n; loss.backward()`.
+        `columns` hold one sequence per argument (lists, tuples, NumPy arrays or torch
+        tensors), each as long as the batch: `f.backward_batch(xs, ys)` evaluates
+        `f(xs[i], ys[i])` for every `i` in one generated loop. This is the compiled form
+        of `sum(losses) / n; loss.backward()`.
         """
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -452,10 +453,12 @@ class Compiled:
         n = lengths.pop()
         if n == 0:
             raise ValueError(f"{self.__name__}: the batch is empty")
-        self._leaves(tuple(c[0] for c in columns))  # checks the shape (and traces if need be)
+        # NumPy arrays and torch tensors are read as the lists they hold
+        first = tuple(_listed(c[0]) for c in columns)
+        self._leaves(first)  # checks the shape (and traces if need be)
         weight = 1.0 / n if reduction == "mean" else 1.0
         if self._arrays is None:
-            total, dp, failed = self._batch_python(columns, weight)
+            total, dp, failed = self._batch_python(tuple(map(_listed, columns)), weight)
         else:
             total, dp, failed = self._batch_arrays(columns, n, weight)
         for leaves in failed:
@@ -563,6 +566,12 @@ class Compiled:
         if self._tape is None:
             return f"<compiled {self.__name__} (not traced yet)>"
         return f"<compiled {self._title}>"
+
+
+def _listed(x: Any) -> Any:
+    """An array's numbers as (nested) Python lists (`tolist()`); anything else as it is."""
+    tolist = getattr(x, "tolist", None)
+    return tolist() if callable(tolist) and not isinstance(x, (list, tuple)) else x
 
 
 def _takes_no_arguments(fn: Callable[..., Any]) -> bool:

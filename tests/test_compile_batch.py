@@ -136,6 +136,25 @@ def test_matmul_writes_one_product_per_layer() -> None:
     assert " @ X" not in plain.batch_source and "_where(" in plain.batch_source
 
 
+@pytest.mark.parametrize(("kind", "matmul"), [("python", False), *BACKENDS], ids=["python", *IDS])
+def test_array_columns_give_the_numbers_of_list_columns(kind: str, matmul: bool) -> None:
+    if kind != "python":
+        backend(kind)
+    np = pytest.importorskip("numpy")
+    model = moons_model()
+    xs, y = engines.moons(30)
+    xs[3] = [inf, 0.5]
+    options: dict[str, Any] = {} if kind == "python" else {"backend": kind, "matmul": matmul}
+    c = compile(lambda x, yi: (1 + -yi * model(x)).relu(), xs[0], y[0], **options)
+    got = []
+    for columns in ((xs, y), (np.array(xs), np.array(y)), (np.array(xs), np.array(y, float))):
+        model.zero_grad()
+        total = c.backward_batch(*columns)
+        got.append([repr(v) for v in (total, *(p.grad for p in model.parameters()))])
+    assert got[1] == got[0] and got[2] == got[0]  # the same numbers, to the bit (nan too)
+    assert sum(v != "0.0" for v in got[0]) > 100  # gradients did arrive
+
+
 def test_a_layers_activation_runs_once_on_its_matrix() -> None:
     pytest.importorskip("numpy")
     model = moons_model()
