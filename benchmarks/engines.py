@@ -30,10 +30,10 @@ LABELS = {
     "compiled": "microgradx compiled",
     "autograd": "HIPS autograd (numpy, batched)",
     "torch": "PyTorch float64 (batched)",
-    "compiled-numpy": "microgradx compiled, numpy backend (no matmul)",
-    "compiled-matmul": "microgradx compiled, numpy backend with matmul",
-    "compiled-torch": "microgradx compiled, torch backend with matmul",
-    "numpy-hand": "NumPy by hand (matrix code, backward written out)",
+    "compiled-numpy": "compiled, numpy (no matmul)",
+    "compiled-matmul": "compiled, numpy + matmul",
+    "compiled-torch": "compiled, torch + matmul",
+    "numpy-hand": "NumPy by hand (matrices)",
 }
 #: compile's keyword arguments for each compiled engine
 BACKENDS: dict[str, dict[str, Any]] = {
