@@ -451,7 +451,8 @@ def table(results: dict[str, Any]) -> str:
 
 def chart_figure(results: dict[str, Any]) -> Any:
     """The benchmark chart as a matplotlib Figure: each engine's speed-up over micrograd
-    (top) and its time per step (bottom), both on log scales, one bar per GC mode."""
+    (top) and its time per step (bottom), both on log scales, one bar per GC mode; the
+    engines down the side, so that every name stays readable however many there are."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -460,31 +461,35 @@ def chart_figure(results: dict[str, Any]) -> Any:
     names = list(results["steps"])
     modes = (("on", "GC on (default)"), ("off", "GC off"))
     # one column, 7.5 in wide: shown in the docs' text column at about its own size
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 8.0), dpi=110)
-    width = 0.38
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 1.0 + 0.9 * len(names)), dpi=110)
+    height = 0.38
     for j, (m, label) in enumerate(modes):
-        xs = [i + (j - 0.5) * width for i in range(len(names))]
+        ys = [i + (j - 0.5) * height for i in range(len(names))]
         ratios = [results["ratios"][e][f"gc_{m}"] for e in names]
-        bars = top.bar(xs, ratios, width, label=label)
-        top.bar_label(bars, labels=[_times(v) for v in ratios], fontsize=8)
+        bars = top.barh(ys, ratios, height, label=label)
+        top.bar_label(bars, labels=[_times(v) for v in ratios], fontsize=8, padding=2)
         ms = [results["steps"][e][f"gc_{m}"]["median_ms"] for e in names]
-        bars = bottom.bar(xs, ms, width, label=label)
-        bottom.bar_label(bars, labels=[_ms(v) for v in ms], fontsize=8)
-    top.axhline(1.0, color="gray", linewidth=1)
-    top.set_ylabel("speed-up over micrograd 0.1.0 (x)", fontsize=9)
-    bottom.set_ylabel("milliseconds per training step (median)", fontsize=9)
+        bars = bottom.barh(ys, ms, height, label=label)
+        bottom.bar_label(bars, labels=[_ms(v) for v in ms], fontsize=8, padding=2)
+    top.axvline(1.0, color="gray", linewidth=1)
+    top.set_xlabel("speed-up over micrograd 0.1.0 (x)", fontsize=9)
+    bottom.set_xlabel("milliseconds per training step (median)", fontsize=9)
     for ax in (top, bottom):
-        ax.set_yscale("log")
-        ax.margins(y=0.15)  # room for the labels above the tallest bars
-        ax.set_xticks(range(len(names)))
-        ax.set_xticklabels([_short(e) for e in names], fontsize=8)
-        ax.tick_params(axis="y", labelsize=8)
-        ax.legend(fontsize=8)
+        ax.set_xscale("log")
+        ax.margins(x=0.12)  # room for the labels beyond the longest bars
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels([engines.LABELS[e] for e in names], fontsize=8)
+        ax.invert_yaxis()  # the first engine at the top
+        ax.tick_params(axis="x", labelsize=8)
+    handles, labels = top.get_legend_handles_labels()
     fig.suptitle(
         f"moons training step, MLP(2, [16, 16, 1]), {results['setting']['points']} points",
         fontsize=10,
     )
-    fig.tight_layout()
+    # one legend for both panels, under the title, clear of every bar
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.965), ncol=2,
+               fontsize=8)  # fmt: skip
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.94))
     return fig
 
 
@@ -504,10 +509,6 @@ def _ms(v: float) -> str:
 
 def _times(v: float) -> str:
     return f"{v:.0f}x" if v >= 10 else f"{v:.1f}x"
-
-
-def _short(engine: str) -> str:
-    return engines.LABELS[engine].replace(" (", "\n(").replace("microgradx ", "microgradx\n")
 
 
 def main(argv: list[str] | None = None) -> int:

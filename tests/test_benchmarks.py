@@ -126,22 +126,23 @@ def test_the_chart_shows_the_recorded_numbers() -> None:
     fig = run.chart_figure(results)
     try:
         top, bottom = fig.axes
-        assert fig.get_size_inches().tolist() == [7.5, 8.0]
-        assert top.get_ylabel() == "speed-up over micrograd 0.1.0 (x)"
-        assert bottom.get_ylabel() == "milliseconds per training step (median)"
-        assert fig._suptitle.get_text().startswith("moons training step, MLP(2, [16, 16, 1])")
         names = list(results["steps"])
-        shown = [t.get_text() for t in top.get_xticklabels()]
-        assert shown == [run._short(e) for e in names]
+        assert fig.get_size_inches().tolist() == [7.5, 1.0 + 0.9 * len(names)]
+        assert top.get_xlabel() == "speed-up over micrograd 0.1.0 (x)"
+        assert bottom.get_xlabel() == "milliseconds per training step (median)"
+        assert fig._suptitle.get_text().startswith("moons training step, MLP(2, [16, 16, 1])")
+        for ax in (top, bottom):  # every engine named in full, down the side
+            shown = [t.get_text() for t in ax.get_yticklabels()]
+            assert shown == [engines.LABELS[e] for e in names]
         for ax, numbers, fmt in (
             (top, lambda e, m: results["ratios"][e][f"gc_{m}"], run._times),
             (bottom, lambda e, m: results["steps"][e][f"gc_{m}"]["median_ms"], run._ms),
         ):
             labels = [t.get_text() for t in ax.texts]  # the bar labels, GC on then off
             assert labels == [fmt(numbers(e, m)) for m in ("on", "off") for e in names]
-            heights = [p.get_height() for p in ax.patches]
-            assert heights == [numbers(e, m) for m in ("on", "off") for e in names]
-        every_text = [t for ax in fig.axes for t in (*ax.texts, *ax.get_xticklabels())]
+            lengths = [p.get_width() for p in ax.patches]
+            assert lengths == [numbers(e, m) for m in ("on", "off") for e in names]
+        every_text = [t for ax in fig.axes for t in (*ax.texts, *ax.get_yticklabels())]
         assert min(t.get_fontsize() for t in every_text) >= 8
     finally:
         plt.close(fig)
