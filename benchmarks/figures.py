@@ -118,8 +118,12 @@ def readme_speed(results: Results) -> str:
     )
     rows = [("micrograd 0.1.0", "micrograd"), ("microgradx eager", "eager")]
     rows.append(("`microgradx.compile`", "compiled"))
+    if has(results, "compiled-matmul"):
+        rows.append(('`compile(..., backend="numpy")`', "compiled-matmul"))
     if has(results, "torch"):
         rows.append(("PyTorch float64 (batched)", "torch"))
+    if has(results, "numpy-hand"):
+        rows.append(("the same model in NumPy by hand", "numpy-hand"))
     lines = [
         *_wrap(head),
         "",
@@ -135,7 +139,7 @@ def readme_speed(results: Results) -> str:
         f"with the garbage collector at its defaults (ratio of the medians; "
         f"{ratio_range(results, 'eager', 'gc_on')} between the extremes) and "
         f"{times(ratio(results, 'eager', 'gc_off'))} with it off "
-        f"({ratio_range(results, 'eager', 'gc_off')}), at "
+        f"({ratio_range(results, 'eager', 'gc_off')}){paused(results)}, at "
         f"{mem['eager']['bytes_per_node']:.0f} bytes per graph node (micrograd: "
         f"{mem['micrograd']['bytes_per_node']:.0f}). A chain of a million operations builds "
         f"and backpropagates in {chain['total_s']:.2f} s (best of {len(runs)}) with the "
@@ -144,15 +148,44 @@ def readme_speed(results: Results) -> str:
         f"collector off"
     )
     if has(results, "torch"):
+        sentence += f" and {against(results, 'compiled', 'torch', 'PyTorch float64')}"
+    sentence += "."
+    if has(results, "compiled-matmul") and has(results, "torch") and has(results, "numpy-hand"):
+        fast = step(results, "compiled-matmul", "gc_off")["median_ms"]
+        hand = "the same model in NumPy by hand"
         sentence += (
-            f" and takes {ratio(results, 'torch', 'gc_off', 'compiled'):.1f} times as long as "
-            f"PyTorch float64"
+            f' With `backend="numpy"` (every example at once, each layer one matrix product) '
+            f"the step takes {ms(fast)} ms: it "
+            f"{against(results, 'compiled-matmul', 'torch', 'PyTorch')} and "
+            f"{against(results, 'compiled-matmul', 'numpy-hand', hand)}."
         )
     sentence += (
-        ". The figures differ from machine to machine and with the load, the collector-on "
+        " The figures differ from machine to machine and with the load, the collector-on "
         "column most: it measures micrograd's reference cycles as much as the engines."
     )
     return "\n".join([*lines, "", *_wrap(sentence)])
+
+
+def against(results: Results, engine: str, other: str, name: str) -> str:
+    """`takes 3.6 times as long as NAME` or `is 2.1x faster than NAME` (collector off)."""
+    r = ratio(results, other, "gc_off", engine)  # engine's time over other's
+    return (
+        f"takes {r:.1f} times as long as {name}"
+        if r >= 1
+        else f"is {times(1 / r)} faster than {name}"
+    )
+
+
+def paused(results: Results) -> str:
+    """The eager step inside `gc_paused()` (as `fit()` runs it) against micrograd at its
+    defaults, as a clause of README's sentence ("" when the run has no such timing)."""
+    if "gc_paused" not in results["steps"].get("eager", {}):
+        return ""
+    r = (
+        step(results, "micrograd", "gc_on")["median_ms"]
+        / step(results, "eager", "gc_paused")["median_ms"]
+    )
+    return f"; inside `fit()`, which pauses the collector for each step, {times(r)}"
 
 
 def performance_table(results: Results) -> str:
