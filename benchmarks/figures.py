@@ -28,7 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 RESULTS_NAME = "benchmarks/results/latest.json"
 # the files that quote figures; each marked region names its block
-FILES = ["README.md", "docs/explanation/performance.md", "docs/howto/go-faster.md"]
+FILES = [
+    "README.md",
+    "docs/explanation/performance.md",
+    "docs/howto/go-faster.md",
+    "docs/howto/scale-up.md",
+]
 MARK = re.compile(
     r"(?P<open><!-- figures: (?P<name>[\w-]+) -->)(?P<body>.*?)(?P<close><!-- /figures -->)",
     re.S,
@@ -286,6 +291,40 @@ def chain_gc(_: Results) -> str:
     return "\n".join(_wrap(text))
 
 
+def batch_sizes(results: Results) -> str:
+    """The Scale up page's table: ms per step of the compiled backends, PyTorch and NumPy
+    by hand at each batch size of the last full run (collector on)."""
+    sizes = results["sizes"]
+    rows = [
+        ("`compile(...)`, one example at a time", "compiled"),
+        ('`backend="numpy"`', "compiled-matmul"),
+        ('`backend="numpy", matmul=False`', "compiled-numpy"),
+        ('`backend="torch"` (1 thread)', "compiled-torch"),
+        ("PyTorch float64, batched (1 thread)", "torch"),
+        ("NumPy by hand (matrices)", "numpy-hand"),
+    ]
+    rows = [(label, e) for label, e in rows if e in sizes["steps"]]
+    points = sizes["points"]
+
+    def cell(engine: str, n: int) -> str:
+        r = sizes["steps"][engine][str(n)]
+        return f"{ms(r['median_ms'])} [{ms(r['min_ms'])}–{ms(r['max_ms'])}]"
+
+    head = (
+        f"ms per training step of the moons model, median [range], from the last recorded "
+        f"run (`{RESULTS_NAME}`: {machine(results)}; the collector at its defaults):"
+    )
+    return "\n".join(
+        [
+            *_wrap(head),
+            "",
+            "| points | " + " | ".join(f"{n:,}" for n in points) + " |",
+            "|---" * (len(points) + 1) + "|",
+            *(f"| {label} | " + " | ".join(cell(e, n) for n in points) + " |" for label, e in rows),
+        ]
+    )
+
+
 BLOCKS: dict[str, Callable[[Results], str]] = {
     "readme-speed": readme_speed,
     "performance-table": performance_table,
@@ -295,6 +334,7 @@ BLOCKS: dict[str, Callable[[Results], str]] = {
     "compiled-step": compiled_step,
     "early-exit": early_exit,
     "chain-gc": chain_gc,
+    "batch-sizes": batch_sizes,
 }
 
 
