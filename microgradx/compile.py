@@ -115,7 +115,12 @@ so inf and nan come out as in eager code). `batch_source` shows the code.
   to rounding (the tests check 1e-12 relative to the magnitudes added), not to the bit. A
   comparison of a value within rounding of its threshold can therefore decide otherwise
   than in eager code, as it can between any two orders of addition; a transcendental
-  function (`exp`, `tanh`, ...) of NumPy or torch may differ from `math`'s in the last bit.
+  function (`exp`, `sin`, ...) of NumPy or torch may differ from `math`'s in the last bit
+  (`tanh`, whose rule would double such a difference near 1, runs example by example with
+  `math.tanh`). Where a sum of finite terms overflows part-way, the order decides what
+  comes out: `1e308 + 1e308 - 1e308` is inf from the left and 1e308 in another order, so
+  a matrix product can give a finite number, inf or nan where eager gives another. Inputs
+  and values that are inf or nan themselves travel as in eager.
 * `backend="torch"` runs the same code on torch tensors (`device=`, default `"cpu"`), with
   torch's own thread settings (`torch.set_num_threads`); it reads the batch through
   NumPy, so it needs NumPy too. NumPy (`pip install
@@ -149,6 +154,11 @@ from .tracing import Guard, Trace, TracedNumber, TraceError, guard_nodes, refuse
 __all__ = ["Compiled", "TraceError", "compile"]
 
 _ERRORS = (ArithmeticError, ValueError)
+
+
+#: one example by the eager engine: value, gradients of the traced parameters and of the
+#: inputs, and (parameter, gradient) for parameters the trace never saw
+_Eager = tuple[float, list[float], list[float], list[tuple[Value, float]]]
 
 
 class _BranchChangedError(Exception):
@@ -416,8 +426,14 @@ class Compiled:
     def value_and_grad(self, *args: Any) -> tuple[float, list[float], list[float]]:
         """`(value, parameter gradients, input gradients)` at `args`; writes no `.grad`.
 
-        The input gradients follow the flattened order of the arguments.
+        The input gradients follow the flattened order of the arguments; the parameter
+        gradients those of `params` (a parameter that only another branch than the
+        traced one reads is not among them: `backward` adds its gradient too).
         """
+        value, dp, da, _ = self._value_and_grad(args)
+        return value, dp, da
+
+    def _value_and_grad(self, args: tuple[Any, ...]) -> _Eager:
         leaves = self._leaves(args)
         p = [q.data for q in self.params]
         try:
@@ -425,12 +441,13 @@ class Compiled:
         except _BranchChangedError:
             self.fallbacks += 1
             return self._eager(leaves)
-        return float(value), dp, da
+        return float(value), dp, da, []
 
     def backward(self, *args: Any) -> float:
         """Add the gradient at `args` to each parameter's `.grad` and return the value."""
-        value, dp, _ = self.value_and_grad(*args)
+        value, dp, _, others = self._value_and_grad(args)
         _add_to_grads(self.params, dp)
+        _add_to_grads([v for v, _ in others], [d for _, d in others])
         return value
 
     def backward_batch(self, *columns: Sequence[Any], reduction: str = "mean") -> float:
@@ -461,13 +478,17 @@ class Compiled:
             total, dp, failed = self._batch_python(tuple(map(_listed, columns)), weight)
         else:
             total, dp, failed = self._batch_arrays(columns, n, weight)
+        others: list[tuple[Value, float]] = []  # parameters only other branches read
         for leaves in failed:
             self.fallbacks += 1
-            value, gp, _ = self._eager(leaves)
+            value, gp, _, seen = self._eager(leaves)
             total += value
             for k, d in enumerate(gp):
                 dp[k] += weight * d
+            others += [(v, weight * d) for v, d in seen]
         _add_to_grads(self.params, dp)
+        for v, d in others:
+            _add_to_grads([v], [d])
         return float(total * weight) if reduction == "mean" else float(total)
 
     def _batch_python(
@@ -477,12 +498,14 @@ class Compiled:
         p = [q.data for q in self.params]
         try:
             total, dp, failed = self._run("backward_batch", p, columns, weight)
-        except TypeError as e:
-            raise TypeError(
-                f"{self.__name__}: backward_batch() expects numbers in the columns ({e})"
-            ) from None
-        if total.__class__ is not float:
-            raise TypeError(f"{self.__name__}: backward_batch() expects numbers, not Values")
+            plain = total.__class__ is float
+        except (TypeError, OverflowError):
+            plain = False
+        if not plain:  # other numbers (NumPy scalars, huge ints) or no numbers: as floats
+            n = len(columns[0])
+            examples = [_unflatten(self._structure, e) for e in self._examples(columns, n)]
+            columns = tuple(list(c) for c in zip(*examples, strict=True))
+            total, dp, failed = self._run("backward_batch", p, columns, weight)
         return total, dp, [self._leaves(tuple(c[i] for c in columns)) for i in failed]
 
     def _batch_arrays(
@@ -511,7 +534,7 @@ class Compiled:
                         total, result = 0.0, [0.0] * len(p)
                         break
             except _ERRORS:  # a function applied to each example raised: as the float code
-                return self._batch_python(columns, weight)
+                return self._batch_python(tuple(map(_listed, columns)), weight)
         return total, result, [matrix[:, i].tolist() for i in sorted(failed)]
 
     def _matrix(self, columns: tuple[Sequence[Any], ...], n: int) -> Any:
@@ -526,7 +549,7 @@ class Compiled:
             shape = _regular(structure)
             try:
                 block = np.asarray(column) if shape is not None else None
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor needing grad
                 block = None
             wanted = (n, *(shape or ()))
             if block is None or block.dtype.kind not in "biuf" or block.shape != wanted:
@@ -536,9 +559,15 @@ class Compiled:
 
     def _matrix_checked(self, columns: tuple[Sequence[Any], ...], n: int) -> Any:
         np = arrays.require("numpy")
+        examples = self._examples(columns, n)
+        return np.ascontiguousarray(np.asarray(examples, dtype=np.float64).reshape(n, -1).T)
+
+    def _examples(self, columns: tuple[Sequence[Any], ...], n: int) -> list[list[float]]:
+        """The batch read example by example, with the checks of a call: each example's
+        leaves as floats (`TypeError` naming what the columns must hold)."""
         examples = []
         for i in range(n):
-            example = tuple(c[i] for c in columns)
+            example = tuple(_listed(c[i]) for c in columns)
             if _has_value(example):
                 raise TypeError(f"{self.__name__}: backward_batch() expects numbers, not Values")
             try:
@@ -547,20 +576,28 @@ class Compiled:
                 raise TypeError(
                     f"{self.__name__}: backward_batch() expects numbers in the columns ({e})"
                 ) from None
-        return np.ascontiguousarray(np.asarray(examples, dtype=np.float64).reshape(n, -1).T)
+        return examples
 
-    def _eager(
-        self, leaves: list[float], gradients: bool = True
-    ) -> tuple[float, list[float], list[float]]:
-        """One example by the eager engine (a guard came out the other way)."""
+    def _eager(self, leaves: list[float], gradients: bool = True) -> _Eager:
+        """One example by the eager engine (a guard came out the other way): the value,
+        the gradients of the traced parameters and of the inputs, and those of parameters
+        that only this branch reads (the trace never saw them)."""
         args = [Value(x) for x in leaves]
         out = self.fn(*_unflatten(self._structure, args))
         self._check_output(out)
         if not gradients or not out.requires_grad:
-            return float(out), [0.0] * len(self.params), [0.0] * len(args)
-        gs = grad(out, [*self.params, *args], allow_unused=True)
+            return float(out), [0.0] * len(self.params), [0.0] * len(args), []
+        known = [*self.params, *args]
+        seen = {id(v) for v in known}
+        others = [  # the walk stops at the traced parameters, read as leaves there too
+            v
+            for v in topological([out], stop=known)
+            if v._a is None and v.requires_grad and id(v) not in seen
+        ]
+        gs = grad(out, [*self.params, *args, *others], allow_unused=True)
         d = [g.data for g in gs]
-        return out.data, d[: len(self.params)], d[len(self.params) :]
+        k, m = len(self.params), len(self.params) + len(args)
+        return out.data, d[:k], d[k:m], list(zip(others, d[m:], strict=True))
 
     def __repr__(self) -> str:
         if self._tape is None:

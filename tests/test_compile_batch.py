@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from test_compile_differential import Program, load, number, point, programs, summed
 from test_compile_guards import eager
 
-from microgradx import Value, compile, defprim
+from microgradx import Value, compile, defprim, grad
 from microgradx.compile import TraceError
 from microgradx.nn import MLP
 
@@ -155,6 +155,90 @@ def test_array_columns_give_the_numbers_of_list_columns(kind: str, matmul: bool)
     assert sum(v != "0.0" for v in got[0]) > 100  # gradients did arrive
 
 
+ALL = [("python", False), *BACKENDS]
+ALL_IDS = ["python", *IDS]
+
+
+def options(kind: str, matmul: bool) -> dict[str, Any]:
+    """compile's keywords for a backend (skipping, or failing in CI, without its library)."""
+    if kind == "python":
+        return {}
+    backend(kind)
+    return {"backend": kind, "matmul": matmul}
+
+
+@pytest.mark.parametrize(("kind", "matmul"), ALL, ids=ALL_IDS)
+def test_a_rule_that_comes_out_a_number_for_the_whole_batch(kind: str, matmul: bool) -> None:
+    np = pytest.importorskip("numpy")
+    w = Value(0.5)
+
+    def f(x: Value) -> Value:  # pow's rule at exponent 0 is the number 0.0, not an array
+        return (w * x) ** 0 + w * x
+
+    c = compile(f, 1.0, **options(kind, matmul))
+    for column in ([1.0, 2.0], np.array([1.0, 2.0])):
+        w.grad = None
+        assert c.backward_batch(column, reduction="sum") == 3.5
+        assert w.grad == 3.0
+
+
+@pytest.mark.parametrize(("kind", "matmul"), ALL, ids=ALL_IDS)
+def test_a_fallback_adds_the_gradient_of_a_parameter_only_its_branch_reads(
+    kind: str, matmul: bool
+) -> None:
+    w, u = Value(0.5), Value(-1.5)
+
+    def f(x: Value) -> Value:
+        t = w * x
+        return t if t > 0 else t * u  # u is read only when t <= 0: not while tracing
+
+    c = compile(f, 1.0, **options(kind, matmul))
+    assert c.params == (w,)
+    assert c.backward_batch([1.0, -2.0], reduction="sum") == 2.0
+    eager_loss = f(Value(1.0)) + f(Value(-2.0))
+    want = grad(eager_loss, [w, u])
+    assert (w.grad, u.grad, c.fallbacks) == (want[0].data, want[1].data, 1) == (4.0, -1.0, 1)
+    w.grad = u.grad = None
+    assert c.backward(-2.0) == 1.5 and (w.grad, u.grad) == (3.0, -1.0)
+    assert c.value_and_grad(-2.0) == (1.5, [3.0], [-0.75])  # the traced parameters only
+
+
+@pytest.mark.parametrize(("kind", "matmul"), ALL, ids=ALL_IDS)
+def test_columns_of_other_number_types_give_eagers_numbers(kind: str, matmul: bool) -> None:
+    np = pytest.importorskip("numpy")
+    w = Value(0.5)
+    c = compile(lambda x: w * x, 1.0, **options(kind, matmul))
+    columns: list[Any] = [[np.float64(1.0), 2.0], [1, 2], np.array([1, 2], dtype=object)]
+    if kind == "torch":
+        import torch
+
+        columns += [torch.tensor([1.0, 2.0], requires_grad=True)]
+        columns += [torch.tensor([1.0, 2.0], dtype=torch.bfloat16)]
+    for column in columns:
+        w.grad = None
+        assert (c.backward_batch(column, reduction="sum"), w.grad) == (1.5, 3.0), column
+    w.grad = None
+    assert c.backward_batch([10**400, 1], reduction="sum") == inf  # as Value(10**400)
+    assert w.grad == inf == (w * Value(10**400)).data
+    pair = compile(lambda x: w * x[0] + w * x[1], [1.0, 1.0], **options(kind, matmul))
+    w.grad = None
+    assert (
+        pair.backward_batch(np.array([[1.0, 2.0], [3.0, 4.0]], dtype=object), reduction="sum")
+        == 5.0
+    )
+    assert w.grad == 10.0
+
+
+@pytest.mark.parametrize(("kind", "matmul"), ALL, ids=ALL_IDS)
+def test_tanh_near_one_gives_eagers_gradient(kind: str, matmul: bool) -> None:
+    w = Value(1.0)
+    c = compile(lambda x: (w * x).tanh(), 1.0, **options(kind, matmul))
+    xs = [17.0 + 0.01 * i for i in range(211)]  # where 1 - tanh(x)**2 is a few ulps of 1
+    c.backward_batch(xs, reduction="sum")
+    want = [grad((w * x).tanh(), [w])[0].data for x in xs]
+    assert summed(want, w.grad)
+
+
 def test_a_layers_activation_runs_once_on_its_matrix() -> None:
     pytest.importorskip("numpy")
     model = moons_model()
@@ -198,7 +282,8 @@ def test_activations_on_a_whole_layer_give_eager_numbers(kind: str, matmul: bool
     assert_batch(c, f, cols)
     # one op on the matrix instead of one per neuron, where its rules are element-wise
     # array code that reads the gradient (abs's calls the primitive sign; sign's is 0)
-    assert ("X1 = H0" in c.batch_source) == (matmul and nonlin not in ("abs", "sign"))
+    # (tanh runs example by example: NumPy's tanh is not math.tanh to the last bit)
+    assert ("X1 = H0" in c.batch_source) == (matmul and nonlin not in ("abs", "sign", "tanh"))
 
 
 @pytest.mark.parametrize(("kind", "matmul"), BACKENDS, ids=IDS)

@@ -408,7 +408,9 @@ def _reads(term: str, varying: set[str]) -> bool:
 
 def _summed(term: str, varying: set[str]) -> str:
     """The sum over the examples of a parameter's gradient term: a product of two arrays
-    (`g * x`, the rule of mul) as one dot product, anything else summed."""
+    (`g * x`, the rule of mul) as one dot product, anything else summed. (A variable that
+    varies can still be a number at run time, a rule's `0.0 if y == 0 else ...` with `y`
+    a parameter: `_dot` takes both.)"""
     body = ast.parse(term, mode="eval").body
     if (
         isinstance(body, ast.BinOp)
@@ -417,7 +419,7 @@ def _summed(term: str, varying: set[str]) -> str:
         and isinstance(body.right, ast.Name)
         and {body.left.id, body.right.id} <= varying
     ):
-        return f"{body.left.id} @ {body.right.id}"
+        return f"_dot({body.left.id}, {body.right.id}, n)"  # either may be a number after all
     return f"_sum({term}, n)"
 
 
