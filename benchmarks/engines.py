@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 Step = Callable[[int], float]
@@ -295,32 +295,30 @@ def _matrices(array: Callable[[Any], Any]) -> list[Any]:
 # -- graph size and memory ----------------------------------------------------------------
 
 
-def count_nodes(root: Any) -> int:
-    """Distinct nodes in the graph of ``root`` (micrograd's ``_prev`` works for both)."""
+def _inputs_met(root: Any) -> Iterator[tuple[Any, bool]]:
+    """Every input edge of the graph of ``root`` (micrograd's ``_prev`` works for both), as
+    (input, whether the walk meets it for the first time)."""
     seen = {id(root)}
     stack = [root]
     while stack:
-        v = stack.pop()
-        for c in v._prev:
-            if id(c) not in seen:
+        for c in stack.pop()._prev:
+            first = id(c) not in seen
+            if first:
                 seen.add(id(c))
                 stack.append(c)
-    return len(seen)
+            yield c, first
+
+
+def count_nodes(root: Any) -> int:
+    """Distinct nodes in the graph of ``root``."""
+    return 1 + sum(first for _, first in _inputs_met(root))
 
 
 def count_shared(root: Any) -> int:
     """How many more constant nodes micrograd makes for the graph of ``root`` than
     microgradx, which shares one constant node among all uses of the same number."""
-    seen, stack, extra = {id(root)}, [root], 0
-    while stack:
-        v = stack.pop()
-        for c in v._prev:
-            if id(c) not in seen:
-                seen.add(id(c))
-                stack.append(c)
-            elif not c.requires_grad and not c.inputs:
-                extra += 1  # a number used again: micrograd lifts it into a new node
-    return extra
+    # a number used again: micrograd lifts it into a new node
+    return sum(not first and not c.requires_grad and not c.inputs for c, first in _inputs_met(root))
 
 
 def value_class(engine: str) -> Any:

@@ -487,8 +487,7 @@ class Compiled:
                 dp[k] += weight * d
             others += [(v, weight * d) for v, d in seen]
         _add_to_grads(self.params, dp)
-        for v, d in others:
-            _add_to_grads([v], [d])
+        _add_to_grads([v for v, _ in others], [d for _, d in others])  # repeats add up
         return float(total * weight) if reduction == "mean" else float(total)
 
     def _batch_python(
@@ -608,7 +607,7 @@ class Compiled:
 def _listed(x: Any) -> Any:
     """An array's numbers as (nested) Python lists (`tolist()`); anything else as it is."""
     tolist = getattr(x, "tolist", None)
-    return tolist() if callable(tolist) and not isinstance(x, (list, tuple)) else x
+    return tolist() if callable(tolist) else x
 
 
 def _takes_no_arguments(fn: Callable[..., Any]) -> bool:

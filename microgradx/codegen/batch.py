@@ -86,6 +86,14 @@ def _is_op(tape: Tape, v: Any, name: str) -> bool:
     return form is not None and form[0].name == name and not form[1]
 
 
+def _special(tape: Tape) -> set[int]:
+    """The nodes read by name, which no product or lane may absorb: the output and the
+    nodes the guards compare."""
+    special = {id(tape.output)}
+    special.update(id(x) for _, a, b, _ in tape.guards for x in (a, b) if _is_node(x))
+    return special
+
+
 def _product(tape: Tape, v: Any, uses: dict[int, int], special: set[int]) -> Any:
     """`(parameter, input)` if `v` is a product of a parameter and a value read only once."""
     if not _is_op(tape, v, "mul") or uses.get(id(v)) != 1 or id(v) in special:
@@ -100,8 +108,7 @@ def groups(tape: Tape) -> tuple[list[Group], set[int]]:
     """The matrix products of the tape, and the nodes they replace (the partial sums and
     the products; a row's last sum stays, as the product's output)."""
     uses = _uses(tape)
-    special = {id(tape.output)}
-    special.update(id(x) for _, a, b, _ in tape.guards for x in (a, b) if _is_node(x))
+    special = _special(tape)
     absorbed: set[int] = set()
     rows: list[tuple[Any, list[tuple[Any, Any]], Any]] = []  # (end, terms, start)
     for end in reversed(tape.ops):
@@ -151,12 +158,13 @@ def groups(tape: Tape) -> tuple[list[Group], set[int]]:
 class Lane:
     """One element-wise op applied to every row of product `source`, giving in order the
     inputs of product `target`: computed once on the matrix. `nodes` are the op's nodes
-    (one per row), `which` the position of the row among each node's inputs."""
+    (one per row); `forward` (`H = op(Z)`) and `rule` (`dZ = rule(dX)`) its code."""
 
     source: int
     target: int
     nodes: list[Any]
-    which: int
+    forward: str
+    rule: str
 
 
 #: the array helpers that work element by element on a matrix as on a vector (a library
@@ -177,13 +185,13 @@ def _names(source: str) -> set[str]:
     return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
 
 
-def lanes(tape: Tape, found: list[Group], absorbed: set[int]) -> dict[int, Lane]:
+def lanes(
+    tape: Tape, found: list[Group], absorbed: set[int], row_of: dict[int, tuple[int, int]]
+) -> dict[int, Lane]:
     """The element-wise ops between two products that can run on the whole matrix, by
-    the product they feed."""
+    the product they feed (`row_of`: each product row's end node, as (product, row))."""
     uses = _uses(tape)
-    special = {id(tape.output)}
-    special.update(id(x) for _, a, b, _ in tape.guards for x in (a, b) if _is_node(x))
-    row_of = {id(e): (g, i) for g, group in enumerate(found) for i, e in enumerate(group.ends)}
+    special = _special(tape)
     out: dict[int, Lane] = {}
     for h, group in enumerate(found):
         shape: set[tuple[Any, ...]] = set()  # (source, position of the row, op, form)
@@ -206,24 +214,22 @@ def lanes(tape: Tape, found: list[Group], absorbed: set[int]) -> dict[int, Lane]
             if len(shape) != 1:
                 continue
             g, k, _, _ = shape.pop()
-            lane = Lane(g, h, list(group.inputs), k)
-            forward, rule = _lane_code(tape, lane)
+            forward, rule = _lane_code(tape, group.inputs[0], k, g, h)
             # a rule that ignores its gradient (sign's 0) would give no matrix: row by row
             reads_g = f"dX{h}" in _names(rule)
-            if len(found[g].ends) == len(lane.nodes) and reads_g and _elementwise(forward, rule):
-                out[h] = lane
+            if len(found[g].ends) == len(group.inputs) and reads_g and _elementwise(forward, rule):
+                out[h] = Lane(g, h, list(group.inputs), forward, rule)
     return out
 
 
-def _lane_code(tape: Tape, lane: Lane) -> tuple[str, str]:
-    """The lane's forward (`H = op(Z)`) and its rule (`dZ = rule(dX)`) on matrices."""
-    u = lane.nodes[0]
+def _lane_code(tape: Tape, u: Any, which: int, g: int, h: int) -> tuple[str, str]:
+    """The forward (`H{g} = op(Z{g})`) and the rule for input `which` (`dZ{g}` from
+    `dX{h}`) of the op node `u`, on the matrices of products `g` and `h`."""
     op, numbers = tape.forms[id(u)]
-    g, h = lane.source, lane.target
     env = {"g": f"dX{h}", "out": f"H{g}"}
     env.update((var, f"Z{g}" if _is_node(c) else tape.name(c)) for var, c in tape.children(u))
     forward = _tidy(_emit(op, -1, "array", numbers, env))
-    return forward, _tidy(_emit(op, lane.which, "array", numbers, env))
+    return forward, _tidy(_emit(op, which, "array", numbers, env))
 
 
 def batch_source(tape: Tape, title: str, matmul: bool) -> BatchCode:
@@ -250,7 +256,7 @@ def batch_source(tape: Tape, title: str, matmul: bool) -> BatchCode:
         first_end[id(group.ends[0])] = g
         for i, end in enumerate(group.ends):
             row_of[id(end)] = (g, i)
-    fused = lanes(tape, found, absorbed)
+    fused = lanes(tape, found, absorbed, row_of)
     lane_from = {lane.source: lane for lane in fused.values()}
     in_lanes = {id(u) for lane in fused.values() for u in lane.nodes}
 
@@ -271,7 +277,7 @@ def batch_source(tape: Tape, title: str, matmul: bool) -> BatchCode:
                 bias = f" + b{g}" if group.biases[0] is not None else ""
                 forward.append(f"Z{g} = W{g} @ X{g}{bias}")
                 if g in lane_from:  # the rows are read by the lane's op alone
-                    forward.append(f"H{g} = {_lane_code(tape, lane_from[g])[0]}")
+                    forward.append(f"H{g} = {lane_from[g].forward}")
                     continue
                 targets = [
                     f"_z{g}_{j}" if group.offsets[j] is not None else tape.names[id(e)]
@@ -331,6 +337,7 @@ def _backward(
     varying = _varying(tape) | {tape.names[id(e)] for g in found for e in g.ends}
     # per group: the adjoint of each row, filled in as the rows' ends are reached
     adjoints: list[list[str | None]] = [[None] * len(g.ends) for g in found]
+    from_lane: set[int] = set()  # the products whose dZ a lane's rule wrote as a matrix
     waiting = [sum(id(e) in tape.in_backward for e in g.ends) for g in found]
     for v in reversed(tape.backward_ops):
         key = id(v)
@@ -348,14 +355,15 @@ def _backward(
                 if offset is not None and id(offset) in needed:
                     pending.setdefault(id(offset), []).append(adjoints[g][i])  # type: ignore[arg-type]
             waiting[g] -= 1
-            if waiting[g] == 0:
+            if waiting[g] == 0 and (g in from_lane or any(a is not None for a in adjoints[g])):
                 lane = fused.get(g)
-                _product_backward(g, group, adjoints[g], needed, pending, lines, lane is not None)
-                varying.update(f"dX{g}_{j}" for j in range(len(group.inputs)))
-                if lane is not None and any(a is not None for a in adjoints[g]):
-                    source = lane.source  # the lane's rule on the matrix: dZ of its source
-                    lines.append(f"dZ{source} = {_lane_code(tape, lane)[1]}")
-                    adjoints[source] = [f"dZ{source}"] * len(found[source].ends)
+                _product_backward(g, group, adjoints[g], g in from_lane, lane is not None, lines)
+                if lane is not None:  # the lane's rule on the matrix: dZ of its source
+                    lines.append(f"dZ{lane.source} = {lane.rule}")
+                    from_lane.add(lane.source)
+                else:
+                    _pass_down(g, group, needed, pending, lines)
+                    varying.update(f"dX{g}_{j}" for j in range(len(group.inputs)))
             continue
         if terms is None:
             continue
@@ -381,7 +389,7 @@ def _backward(
     if sums:
         parts.append(f"_sums([{', '.join(sums)}])")
     for g, group in enumerate(found):
-        if waiting[g] == 0 and any(a is not None for a in adjoints[g]):
+        if waiting[g] == 0 and (g in from_lane or any(a is not None for a in adjoints[g])):
             parts.append(f"dW{g}")
             where += positions[f"_iW{g}"]
             if group.biases[0] is not None:
@@ -424,28 +432,27 @@ def _summed(term: str, varying: set[str]) -> str:
 
 
 def _product_backward(
-    g: int,
-    group: Group,
-    adjoints: list[str | None],
-    needed: set[int],
-    pending: dict[int, list[str]],
-    lines: list[str],
-    lane: bool,
+    g: int, group: Group, adjoints: list[str | None], stacked: bool, lane: bool, lines: list[str]
 ) -> None:
     """The backward of matrix product `g`, once the adjoints of all its rows are known
-    (with `lane`, its inputs' adjoint stays the matrix `dX{g}`, for the lane's rule)."""
-    if all(a is None for a in adjoints):
-        return
-    if adjoints[0] != f"dZ{g}":  # not already computed as a matrix by a lane
+    (`stacked`: already the matrix `dZ{g}`, written by a lane; `lane`: its inputs feed a
+    lane, which reads `dX{g}` whole)."""
+    if not stacked:
         rows = ", ".join(a if a is not None else "0.0" for a in adjoints)
         lines.append(f"dZ{g} = _stack([{rows}], n)")
     lines.append(f"dW{g} = dZ{g} @ X{g}.T")
     if group.biases[0] is not None:
         lines.append(f"db{g} = dZ{g}.sum(1)")
-    receiving = [j for j, x in enumerate(group.inputs) if _is_node(x) and id(x) in needed]
     if lane:
         lines.append(f"dX{g} = W{g}.T @ dZ{g}")
-    elif receiving:
+
+
+def _pass_down(
+    g: int, group: Group, needed: set[int], pending: dict[int, list[str]], lines: list[str]
+) -> None:
+    """Each input of product `g` that needs a gradient gets its row of `dX{g}`."""
+    receiving = [j for j, x in enumerate(group.inputs) if _is_node(x) and id(x) in needed]
+    if receiving:
         lines.append(f"dX{g} = W{g}.T @ dZ{g}")
         for j in receiving:
             pending.setdefault(id(group.inputs[j]), []).append(f"dX{g}_{j}")
