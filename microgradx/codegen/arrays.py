@@ -255,6 +255,7 @@ def namespace(arrays: Arrays, primitives: Sequence[Any]) -> dict[str, Any]:
     generated here by the same `emit` as every other line; a forward that is a Python
     function runs example by example (`_fa_NAME`).
     """
+    from . import modules
     from .eager import library_name, primitive_name
     from .expressions import emit
 
@@ -278,5 +279,6 @@ def namespace(arrays: Arrays, primitives: Sequence[Any]) -> dict[str, Any]:
         inputs = ["x", "y"][: prim.arity]
         body = emit(prim.forward_tree, "array", {}, library)
         source = f"def {primitive(prim.name)}({', '.join(inputs)}):\n    return {body}\n"
-        exec(source, ns)  # the forward of a registered op, written by emit
+        # the forward of a registered op, written by emit; its lines readable in tracebacks
+        modules.load(source, f"<array forward of {prim.name}>", ns)
     return ns
