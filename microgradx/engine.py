@@ -352,37 +352,46 @@ def _reverse_topological(root: Value) -> tuple[list[Value], int]:
     """The nodes that need a gradient, each after every node that uses it. An iterative
     depth-first walk that goes down a node's second input before its first.
 
-    Each node it reaches gets `_mark` = this pass's `enter`, then `done` (marks only grow,
-    so older marks read as not reached; a plain number's is never less than `enter`) and
-    an adjoint of -0.0 (IEEE's additive identity: -0.0 + x is x, zeros' signs included).
+    Each node it reaches gets `_mark` = this pass's `done` (`enter` while its inputs are
+    walked; marks only grow, so older marks read as not reached; a plain number's is
+    never less than `enter`) and an adjoint of -0.0 (IEEE's additive identity: -0.0 + x
+    is x, zeros' signs included).
     Returns the order and `enter` (a node was reached iff `node._mark >= enter`).
     """
     enter = 2 * next(_passes)
     done = enter + 1
     order: list[Value] = []
+    place = order.append
     stack = [root]
+    push, pop = stack.append, stack.pop
     while stack:
         v = stack[-1]
         m = v._mark
         if m == enter:  # all its inputs are placed: place it
-            stack.pop()
+            pop()
             v._mark = done
-            order.append(v)
+            place(v)
         elif m == done:  # pushed twice before it was reached
-            stack.pop()
+            pop()
         else:
-            v._mark = enter
             v._adj = -0.0
             a = v._a
-            if a is not None:
-                if a._mark < enter:  # pushed first, so visited after b
-                    stack.append(a)
-                b = v._b
+            b = v._b
+            # an input is either placed (done) or not reached: in a graph without cycles
+            # none can be half-way (entered), so a node whose inputs are placed is placed now
+            if a is not None and a._mark < enter:
+                v._mark = enter
+                push(a)  # pushed first, so visited after b
                 if b is not None and b._mark < enter:
-                    stack.append(b)
-            elif v._code == CONSTANT:  # needs no gradient: walked over, never placed
-                stack.pop()
+                    push(b)
+            elif b is not None and b._mark < enter:
+                v._mark = enter
+                push(b)
+            else:
+                pop()
                 v._mark = done
+                if v._code != CONSTANT:  # a constant needs no gradient: walked over
+                    place(v)
     order.reverse()
     return order, enter
 
