@@ -800,6 +800,46 @@ def backward_kernel(
         raise
 
 
+def weighted_sum(b: Any, w: Sequence[Any], x: Sequence[Any]) -> Any:
+    """b + w[0] * x[0] + w[1] * x[1] + ..., left to right: the nodes the operators make (a mul node,
+    then an add node, per term), made without a method call per op. A term of other operands
+    (numbers, exact Values), and every term under no_grad(), goes through the operators.
+    """
+    act = b
+    recording = not no_grad_seen.yes or grad_enabled.get()
+    for wi, xi in zip(w, x, strict=True):
+        if (
+            not recording
+            or type(act) is not Value
+            or type(wi) is not Value
+            or type(xi) is not Value
+        ):
+            act = act + wi * xi
+            continue
+        # mul: x * y
+        d = wi.data * xi.data
+        m = _new(Value)
+        m.data = d
+        m.grad = 0.0
+        m.label = ""
+        m._mark = 0
+        m._code = 2
+        m._a = wi
+        m._b = xi
+        # add: x + y
+        d = act.data + d
+        s = _new(Value)
+        s.data = d
+        s.grad = 0.0
+        s.label = ""
+        s._mark = 0
+        s._code = 1
+        s._a = act
+        s._b = m
+        act = s
+    return act
+
+
 def dx_add(g: float, x: float, y: float, out: float) -> float:
     """d/dx of add: g."""
     return g

@@ -29,6 +29,7 @@ import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from ._builtins import weighted_sum
 from .checks import one_of, to_count, to_flag, to_rng
 from .engine import Value
 
@@ -184,10 +185,9 @@ class Neuron(Module):
         w = self.w
         if x.__class__ is not list or len(x) != len(w):
             x = _as_sequence(x, len(w))
-        # b + w0*x0 + w1*x1 + ..., summed left to right exactly as micrograd does
-        act = self.b
-        for wi, xi in zip(w, x, strict=True):
-            act = act + wi * xi
+        # act = b + w0*x0 + w1*x1 + ..., summed left to right exactly as micrograd does:
+        # the nodes `for wi, xi in zip(w, x): act = act + wi * xi` makes, made faster
+        act: Value = weighted_sum(self.b, w, x)
         kind = self._kind
         if kind == _RELU:
             return act.relu()

@@ -300,6 +300,7 @@ def _readers() -> dict[CodeType, int]:
     for f in vars(_builtins.Operators).values():
         if callable(f) and hasattr(f, "__code__"):
             kinds[f.__code__] = _OP
+    kinds[_builtins.weighted_sum.__code__] = _OP  # a neuron's sum: mul and add, inlined
     for prim in REGISTRY:
         for f in prim.functions:
             if hasattr(f, "__code__"):

@@ -253,3 +253,94 @@ def test_docstring_examples_run(name: str) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def _shape(root: Value) -> list[tuple[object, ...]]:
+    """The graph under `root` as data: per node (op code, data, where its inputs are)."""
+    from microgradx.engine import topological
+
+    order = topological([root])
+    where = {id(v): i for i, v in enumerate(order)}
+    return [
+        (
+            v._code,
+            v.data,
+            v.grad,
+            v.label,
+            *(None if u is None else where.get(id(u), ("number", u.data)) for u in (v._a, v._b)),
+        )
+        for v in order
+    ]
+
+
+def _operator_sum(b: object, w: list[object], x: list[object]) -> object:
+    act = b
+    for wi, xi in zip(w, x, strict=True):
+        act = act + wi * xi  # type: ignore[operator]
+    return act
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["values", "numbers in x", "number bias", "exact x", "exact w", "empty"],
+)
+def test_weighted_sum_makes_the_nodes_the_operators_make(case: str) -> None:
+    from fractions import Fraction
+
+    from microgradx._builtins import weighted_sum
+    from microgradx.engine import ExactValue
+
+    def inputs() -> tuple[object, list[object], list[object]]:
+        rng = random.Random(7)
+        b: object = Value(0.25)
+        w: list[object] = [Value(rng.uniform(-1, 1)) for _ in range(5)]
+        x: list[object] = [Value(rng.uniform(-3, 3)) for _ in range(5)]
+        if case == "numbers in x":
+            x[1], x[3] = 2.5, -1
+        elif case == "number bias":
+            b = 0.5
+        elif case == "exact x":
+            x[2] = ExactValue(Fraction(1, 3))
+        elif case == "exact w":
+            w = [Value(Fraction(i + 1, 7)) for i in range(5)]
+            x = [Value(Fraction(2, i + 3)) for i in range(5)]
+            b = Value(Fraction(1, 2))
+        elif case == "empty":
+            w, x = [], []
+        return b, w, x
+
+    fast = weighted_sum(*inputs())
+    plain = _operator_sum(*inputs())
+    assert type(fast) is type(plain)
+    if not isinstance(plain, Value):  # no terms, a number bias: the bias itself
+        assert fast == plain
+        return
+    assert _shape(fast) == _shape(plain)
+    fast.backward()
+    plain.backward()
+    assert _shape(fast) == _shape(plain)  # the same gradients, every node
+
+
+def test_weighted_sum_under_no_grad_makes_constants_and_checks_lengths() -> None:
+    from microgradx import no_grad
+    from microgradx._builtins import weighted_sum
+
+    w, x = [Value(2.0), Value(3.0)], [Value(5.0), Value(7.0)]
+    with no_grad():
+        out = weighted_sum(Value(1.0), w, x)
+    assert out.data == 1.0 + 2.0 * 5.0 + 3.0 * 7.0
+    assert not out.requires_grad and out._a is None
+    with pytest.raises(ValueError, match="zip"):
+        weighted_sum(Value(1.0), w, x[:1])
+
+
+def test_neuron_graph_is_micrograds_loop() -> None:
+    random.seed(3)
+    n = Neuron(4)
+    xs = [Value(v) for v in (0.5, -1.5, 2.0, 0.25)]
+    out = n(xs)
+    act = _operator_sum(n.b, list(n.w), list(xs))
+    assert isinstance(act, Value)
+    assert out._op == "ReLU"
+    assert _shape(out._a) == _shape(act)
+    assert len(_shape(act)) == 1 + 4 + 4 + 4 + 4  # bias, 4 weights, 4 inputs, 4 mul, 4 add

@@ -205,23 +205,72 @@ def docstring(op: Op, form: Form | None = None, reflected: bool = False) -> str:
     )
 
 
+def _new_node(out: str, indent: str, annotate: bool = False) -> list[str]:
+    """The lines that make a new node `out` holding `d`, its op not yet set."""
+    return [
+        f"{indent}{out}{': Self' if annotate else ''} = _new(Value)",
+        f"{indent}{out}.data = d",
+        f"{indent}{out}.grad = 0.0",
+        f'{indent}{out}.label = ""',
+        f"{indent}{out}._mark = 0",
+    ]
+
+
+def _link(out: str, code: int, a: str, b: str, indent: str) -> list[str]:
+    """The lines that record the op of form `code` on inputs `a`, `b` in the node `out`."""
+    return [f"{indent}{out}._code = {code}", f"{indent}{out}._a = {a}", f"{indent}{out}._b = {b}"]
+
+
 def _record(code: int, a: str, b: str, indent: str, annotate: bool) -> list[str]:
     """The lines that make a new node `out` from inputs `a`, `b` (its data in `d`)."""
     return [
-        f"{indent}out{': Self' if annotate else ''} = _new(Value)",
-        f"{indent}out.data = d",
-        f"{indent}out.grad = 0.0",
-        f'{indent}out.label = ""',
-        f"{indent}out._mark = 0",
+        *_new_node("out", indent, annotate),
         f"{indent}if no_grad_seen.yes and not grad_enabled.get():  # no_grad(): a constant",
         f"{indent}    out._code = CONSTANT",
         f"{indent}    out._a = out._b = None",
         f"{indent}else:",
-        f"{indent}    out._code = {code}",
-        f"{indent}    out._a = {a}",
-        f"{indent}    out._b = {b}",
+        *_link("out", code, a, b, indent + "    "),
         f"{indent}return out",
     ]
+
+
+def weighted_sum_source(add: Op, add_form: Form, mul: Op, mul_form: Form) -> str:
+    """`weighted_sum(b, w, x)`: a neuron's `b + w[0]*x[0] + w[1]*x[1] + ...`, left to right.
+
+    It makes the nodes the operators make (per term a mul node, then an add node, each
+    from its op's forward expression) without a method call per op; any term whose
+    operands are not both plain float Values goes through the operators.
+    """
+    lines = [
+        "def weighted_sum(b: Any, w: Sequence[Any], x: Sequence[Any]) -> Any:",
+        *doc_lines(
+            "b + w[0] * x[0] + w[1] * x[1] + ..., left to right: the nodes the operators "
+            "make (a mul node, then an add node, per term), made without a method call "
+            "per op. A term of other operands (numbers, exact Values), and every term "
+            "under no_grad(), goes through the operators.",
+            "    ",
+        ),
+        "    act = b",
+        "    recording = not no_grad_seen.yes or grad_enabled.get()",
+        "    for wi, xi in zip(w, x, strict=True):",
+        "        if not recording or type(act) is not Value"
+        " or type(wi) is not Value or type(xi) is not Value:",
+        "            act = act + wi * xi",
+        "            continue",
+    ]  # fmt: skip
+    indent = "        "
+    for op, form, out, sources in (
+        (mul, mul_form, "m", {"x": "wi.data", "y": "xi.data"}),
+        (add, add_form, "s", {"x": "act.data", "y": "d"}),
+    ):
+        loads, variables = _loads(op, sources, indent)
+        fast, safe = forward_code(op, variables, (), False)
+        a, b = ("wi", "xi") if out == "m" else ("act", "m")
+        lines += [f"{indent}# {op.name}: {op.forward_text}", *loads]
+        lines += _guarded("d", fast, safe, indent)
+        lines += _new_node(out, indent) + _link(out, form.code, a, b, indent)
+    lines += [f"{indent}act = s", "    return act"]
+    return "\n".join(lines)
 
 
 def method_source(
