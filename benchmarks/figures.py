@@ -33,6 +33,7 @@ FILES = [
     "docs/explanation/performance.md",
     "docs/howto/go-faster.md",
     "docs/howto/scale-up.md",
+    "docs/explanation/how-it-works.md",
 ]
 MARK = re.compile(
     r"(?P<open><!-- figures: (?P<name>[\w-]+) -->)(?P<body>.*?)(?P<close><!-- /figures -->)",
@@ -325,6 +326,41 @@ def batch_sizes(results: Results) -> str:
     )
 
 
+LAYOUT_NAME = "benchmarks/results/layout.json"
+
+
+def attributes(_: Results) -> str:
+    """What room for attributes of one's own would cost a node, from `layout.py`'s file."""
+    layout = load(ROOT / LAYOUT_NAME)
+    head = (
+        f"Measured by `benchmarks/layout.py` (`{LAYOUT_NAME}`: {machine(layout)}), the "
+        f"moons step's {layout['latest_bytes_per_node']:.0f} bytes per node after forward "
+        f"would become, with each layout:"
+    )
+    rows = [
+        f"| {name} | {row['bytes_per_object']:.0f} | {row['bytes_per_node']:.0f} |"
+        for name, row in layout["layouts"].items()
+    ]
+    hook = layout["setattr"]
+    tail = (
+        f"And a `__setattr__` written in Python, the one way to catch a new attribute "
+        f"without a `__dict__`, makes the seven writes that create a node take "
+        f"{hook['ratio']:.1f} times as long ({hook['hooked_ns']:.0f} ns against "
+        f"{hook['plain_ns']:.0f} ns, best of {hook['rounds']} alternating runs)."
+    )
+    return "\n".join(
+        [
+            *_wrap(head),
+            "",
+            "| layout | bytes per object | bytes per node |",
+            "|---|---|---|",
+            *rows,
+            "",
+            *_wrap(tail),
+        ]
+    )
+
+
 BLOCKS: dict[str, Callable[[Results], str]] = {
     "readme-speed": readme_speed,
     "performance-table": performance_table,
@@ -335,6 +371,7 @@ BLOCKS: dict[str, Callable[[Results], str]] = {
     "early-exit": early_exit,
     "chain-gc": chain_gc,
     "batch-sizes": batch_sizes,
+    "attributes": attributes,
 }
 
 
