@@ -327,6 +327,11 @@ def batch_sizes(results: Results) -> str:
 
 
 LAYOUT_NAME = "benchmarks/results/layout.json"
+DUNDER = re.compile(r"__\w+__")  # `__dict__` in a table cell, not bold "dict"
+
+
+def _code(m: re.Match[str]) -> str:
+    return f"`{m.group(0)}`"
 
 
 def attributes(_: Results) -> str:
@@ -335,10 +340,11 @@ def attributes(_: Results) -> str:
     head = (
         f"Measured by `benchmarks/layout.py` (`{LAYOUT_NAME}`: {machine(layout)}), the "
         f"moons step's {layout['latest_bytes_per_node']:.0f} bytes per node after forward "
-        f"would become, with each layout:"
+        f"(the budget: at most {layout['budget']}) would become, with each layout:"
     )
     rows = [
-        f"| {name} | {row['bytes_per_object']:.0f} | {row['bytes_per_node']:.0f} |"
+        f"| {DUNDER.sub(_code, name)} | {row['bytes_per_object']:.0f} | "
+        f"{row['bytes_per_node']:.0f} |"
         for name, row in layout["layouts"].items()
     ]
     hook = layout["setattr"]
