@@ -340,7 +340,8 @@ def attributes(_: Results) -> str:
     head = (
         f"Measured by `benchmarks/layout.py` (`{LAYOUT_NAME}`: {machine(layout)}), the "
         f"moons step's {layout['latest_bytes_per_node']:.0f} bytes per node after forward "
-        f"(the budget: at most {layout['budget']}) would become, with each layout:"
+        f"(the budget issue 13 set: at most {layout['budget']}) would become, with each "
+        f"layout, before any attribute is stored:"
     )
     rows = [
         f"| {DUNDER.sub(_code, name)} | {row['bytes_per_object']:.0f} | "

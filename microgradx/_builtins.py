@@ -802,8 +802,9 @@ def backward_kernel(
 
 def weighted_sum(b: Any, w: Sequence[Any], x: Sequence[Any]) -> Any:
     """b + w[0] * x[0] + w[1] * x[1] + ..., left to right: the nodes the operators make (a mul node,
-    then an add node, per term), made without a method call per op. A term of other operands
-    (numbers, exact Values), and every term under no_grad(), goes through the operators.
+    then an add node, per term), made without a method call per op. A term goes through the
+    operators unless the sum so far, w[i] and x[i] are all exactly Values (not numbers, exact
+    Values or subclasses) and grad is enabled.
     """
     act = b
     recording = not no_grad_seen.yes or grad_enabled.get()

@@ -344,3 +344,104 @@ def test_neuron_graph_is_micrograds_loop() -> None:
     assert out._op == "ReLU"
     assert _shape(out._a) == _shape(act)
     assert len(_shape(act)) == 1 + 4 + 4 + 4 + 4  # bias, 4 weights, 4 inputs, 4 mul, 4 add
+
+
+def _made(fn: object, *args: object) -> tuple[object, list[tuple[object, ...]], list[object]]:
+    """`fn(*args)`: its result (or error), its graph (numbers by repr, so nan and -0.0
+    count) and the order the nodes were made in (each by its place in the graph)."""
+    from microgradx import _builtins
+    from microgradx.codegen.runtime import SHARED
+    from microgradx.engine import topological
+
+    made: list[object] = []
+    new = _builtins._new
+
+    def recording(cls: type) -> object:
+        made.append(obj := new(cls))
+        return obj
+
+    SHARED.clear()
+    _builtins._new = recording
+    try:
+        out = fn(*args)  # type: ignore[operator]
+    except (TypeError, ValueError) as e:
+        return (type(e), str(e)), [], []
+    finally:
+        _builtins._new = new
+    if not isinstance(out, Value):
+        return repr(out), [], []
+    order = topological([out])
+    where = {id(v): i for i, v in enumerate(order)}
+    known = {id(a): f"arg {i}" for i, a in enumerate(args[:1] + tuple(args[1]) + tuple(args[2]))}  # type: ignore[arg-type]
+    graph = [
+        (
+            type(v).__name__,
+            v._code,
+            repr(v.data),
+            known.get(id(v)),
+            *(None if u is None else known.get(id(u), where[id(u)]) for u in (v._a, v._b)),
+        )
+        for v in order
+    ]
+    return repr(out.data), graph, [where.get(id(o), "unreached") for o in made]
+
+
+_KINDS = ["value", "value", "inf", "nan", "-0.0", "exact", "float", "int", "bool", "numpy"]
+
+
+def _operand(kind: str, x: float) -> object:
+    import fractions
+
+    import numpy as np
+
+    from microgradx.engine import ExactValue
+
+    return {
+        "value": lambda: Value(x),
+        "inf": lambda: Value(math.copysign(math.inf, x)),
+        "nan": lambda: Value(math.nan),
+        "-0.0": lambda: Value(-0.0),
+        "exact": lambda: ExactValue(fractions.Fraction(x).limit_denominator(9)),
+        "float": lambda: x,
+        "int": lambda: round(x),
+        "bool": lambda: x > 0,
+        "numpy": lambda: np.float64(x),
+    }[kind]()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_terms = st.lists(
+    st.tuples(st.sampled_from(_KINDS), st.floats(-3, 3), st.sampled_from(_KINDS), st.floats(-3, 3)),
+    max_size=5,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    bias=st.tuples(st.sampled_from(_KINDS), st.floats(-3, 3)),
+    terms=_terms,
+    extra=st.integers(-1, 1),
+    grad_mode=st.sampled_from(["on", "no_grad"]),
+)
+def test_weighted_sum_is_the_operator_loop(
+    bias: tuple[str, float], terms: list[tuple[str, float, str, float]], extra: int, grad_mode: str
+) -> None:
+    import contextlib
+
+    from microgradx import no_grad
+    from microgradx._builtins import weighted_sum
+
+    def args() -> tuple[object, list[object], list[object]]:
+        w = [_operand(k, v) for k, v, _, _ in terms]
+        x = [_operand(k, v) for _, _, k, v in terms]
+        if extra > 0:
+            w.append(Value(0.5))  # one weight too many: zip(strict=True) refuses
+        elif extra < 0 and x:
+            x.pop()
+        return _operand(*bias), w, x
+
+    mode = no_grad() if grad_mode == "no_grad" else contextlib.nullcontext()
+    with mode:
+        assert _made(weighted_sum, *args()) == _made(_operator_sum, *args())

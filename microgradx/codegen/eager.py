@@ -238,16 +238,18 @@ def weighted_sum_source(add: Op, add_form: Form, mul: Op, mul_form: Form) -> str
     """`weighted_sum(b, w, x)`: a neuron's `b + w[0]*x[0] + w[1]*x[1] + ...`, left to right.
 
     It makes the nodes the operators make (per term a mul node, then an add node, each
-    from its op's forward expression) without a method call per op; any term whose
-    operands are not both plain float Values goes through the operators.
+    from its op's forward expression, both-Values form) without a method call per op. A
+    term goes through the operators unless the running sum, `w[i]` and `x[i]` are all of
+    type `Value` exactly (not a number, an ExactValue or a subclass) and grad is enabled.
     """
     lines = [
         "def weighted_sum(b: Any, w: Sequence[Any], x: Sequence[Any]) -> Any:",
         *doc_lines(
             "b + w[0] * x[0] + w[1] * x[1] + ..., left to right: the nodes the operators "
             "make (a mul node, then an add node, per term), made without a method call "
-            "per op. A term of other operands (numbers, exact Values), and every term "
-            "under no_grad(), goes through the operators.",
+            "per op. A term goes through the operators unless the sum so far, w[i] and "
+            "x[i] are all exactly Values (not numbers, exact Values or subclasses) and "
+            "grad is enabled.",
             "    ",
         ),
         "    act = b",

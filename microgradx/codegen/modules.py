@@ -78,9 +78,10 @@ def builtins_source(ops: Sequence[Op]) -> str:
         eager.kernel_branch(f, by_name[f.op], raises, first=i == 0) for i, f in enumerate(forms)
     ]
     parts.append(eager.kernel_source(branches))
-    add, mul = by_name["add"], by_name["mul"]
-    first = {f.op: f for f in forms if not f.numbers}
-    parts.append(eager.weighted_sum_source(add, first["add"], mul, first["mul"]))
+    add_form, mul_form = (
+        next(f for f in forms if f.op == op and not f.numbers) for op in ("add", "mul")
+    )
+    parts.append(eager.weighted_sum_source(by_name["add"], add_form, by_name["mul"], mul_form))
     for f in forms:
         parts += [eager.float_rule_source(f, by_name[f.op], n, raises) for n in f.nodes]
     for op in ops:
