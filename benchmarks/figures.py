@@ -326,6 +326,27 @@ def batch_sizes(results: Results) -> str:
     )
 
 
+GC_FLOOR_NAME = "benchmarks/results/gc-floor.json"
+
+
+def gc_floor(_: Results) -> str:
+    """The collector's time on a chain of bare nodes, from `gc_floor.py`'s file."""
+    floor = load(ROOT / GC_FLOOR_NAME)
+    on, off = floor["modes"]["on"], floor["modes"]["off"]
+
+    def timing(r: Results) -> str:
+        return f"{r['median_s']:.2f} s [{r['min_s']:.2f}–{r['max_s']:.2f}]"
+
+    text = (
+        f"Built with the collector at its defaults, {floor['nodes']:,} bare nodes take "
+        f"{timing(on)}, with it off {timing(off)}: the collector adds "
+        f"{on['median_s'] - off['median_s']:.2f} s (the difference of the medians) before "
+        f"any arithmetic (medians of {on['n']} fresh processes each, the modes alternating; "
+        f"`{GC_FLOOR_NAME}`: {machine(floor)})."
+    )
+    return "\n".join(_wrap(text))
+
+
 LAYOUT_NAME = "benchmarks/results/layout.json"
 DUNDER = re.compile(r"__\w+__")  # `__dict__` in a table cell, not bold "dict"
 
@@ -379,6 +400,7 @@ BLOCKS: dict[str, Callable[[Results], str]] = {
     "chain-gc": chain_gc,
     "batch-sizes": batch_sizes,
     "attributes": attributes,
+    "gc-floor": gc_floor,
 }
 
 

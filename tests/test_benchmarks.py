@@ -192,3 +192,22 @@ def test_a_graph_node_takes_at_most_160_bytes_after_backward():
     while v._a is not None:
         assert v._adj == 0.0 and v._b._adj == 0.0
         v = v._a
+
+
+def test_gc_floor_worker_counts_the_collections_of_each_mode() -> None:
+    import gc
+
+    import gc_floor
+
+    was = gc.isenabled()
+    try:
+        on = gc_floor.worker("on", 50_000)
+        gc.enable()
+        off = gc_floor.worker("off", 50_000)
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert on["collections"] >= 50_000 // 700 // 2  # young collections at least
+    assert off["collections"] == 0
+    assert on["seconds"] > 0 and off["seconds"] > 0
+    head = gc_floor.chain(3)
+    assert head._a._a._a is None  # each node holds the one made before it
