@@ -337,12 +337,15 @@ def gc_floor(_: Results) -> str:
     def timing(r: Results) -> str:
         return f"{r['median_s']:.2f} s [{r['min_s']:.2f}–{r['max_s']:.2f}]"
 
+    ab = ab_results("chain-gc")
+    chain_on, chain_off = ab["tasks"]["chain-consts-gc"]["new"], ab["tasks"]["chain-consts"]["new"]
     text = (
         f"Built with the collector at its defaults, {floor['nodes']:,} bare nodes take "
         f"{timing(on)}, with it off {timing(off)}: the collector adds "
         f"{on['median_s'] - off['median_s']:.2f} s (the difference of the medians) before "
-        f"any arithmetic (medians of {on['n']} fresh processes each, the modes alternating; "
-        f"`{GC_FLOOR_NAME}`: {machine(floor)})."
+        f"any arithmetic, against the {chain_on['median'] - chain_off['median']:.2f} s it "
+        f"adds to the chain of `y * 1.000001` above (medians of {on['n']} fresh processes "
+        f"each, the modes alternating; `{GC_FLOOR_NAME}`: {machine(floor)})."
     )
     return "\n".join(_wrap(text))
 
@@ -359,10 +362,11 @@ def attributes(_: Results) -> str:
     """What room for attributes of one's own would cost a node, from `layout.py`'s file."""
     layout = load(ROOT / LAYOUT_NAME)
     head = (
-        f"Measured by `benchmarks/layout.py` (`{LAYOUT_NAME}`: {machine(layout)}), the "
-        f"moons step's {layout['latest_bytes_per_node']:.0f} bytes per node after forward "
-        f"(the budget issue 13 set: at most {layout['budget']}) would become, with each "
-        f"layout, before any attribute is stored:"
+        f"Measured by `benchmarks/layout.py` (`{LAYOUT_NAME}`: {machine(layout)}). "
+        f"Bytes per node is the memory of the moons training step per graph node after "
+        f"forward (the object, its float and its share of the rest; see Performance): "
+        f"{layout['latest_bytes_per_node']:.0f} today, against a budget of at most "
+        f"{layout['budget']}. With each layout, before any attribute is stored:"
     )
     rows = [
         f"| {DUNDER.sub(_code, name)} | {row['bytes_per_object']:.0f} | "
@@ -372,7 +376,8 @@ def attributes(_: Results) -> str:
     hook = layout["setattr"]
     tail = (
         f"And a `__setattr__` written in Python, the one way to catch a new attribute "
-        f"without a `__dict__`, makes the seven writes that create a node take "
+        f"without a `__dict__`, makes the seven writes that create a node (its eighth "
+        f"field, the adjoint, is written by backward) take "
         f"{hook['ratio']:.1f} times as long ({hook['hooked_ns']:.0f} ns against "
         f"{hook['plain_ns']:.0f} ns, best of {hook['rounds']} alternating runs)."
     )

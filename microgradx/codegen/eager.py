@@ -235,9 +235,10 @@ def _record(code: int, a: str, b: str, indent: str, annotate: bool) -> list[str]
 
 
 def weighted_sum_source(add: Op, add_form: Form, mul: Op, mul_form: Form) -> str:
-    """`weighted_sum(b, w, x)`: a neuron's `b + w[0]*x[0] + w[1]*x[1] + ...`, left to right.
+    """The source of `weighted_sum(b, w, x)`: a neuron's `b + w[0]*x[0] + w[1]*x[1] + ...`,
+    left to right.
 
-    It makes the nodes the operators make (per term a mul node, then an add node, each
+    The function makes the nodes the operators make (per term a mul node, then an add node, each
     from its op's forward expression, both-Values form) without a method call per op. A
     term goes through the operators unless the running sum, `w[i]` and `x[i]` are all of
     type `Value` exactly (not a number, an ExactValue or a subclass) and grad is enabled.
