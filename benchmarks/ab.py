@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import engines  # benchmarks/ is on the path: this file's folder
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -185,12 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             "tasks": report,
             "table": text,
             "seconds": time.perf_counter() - started,
-            "machine": {
-                "python": platform.python_version(),
-                "platform": platform.platform(),
-                "cpus": os.cpu_count(),
-            },
-            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            **engines.stamp(),
         }
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         log(f"wrote {args.json}")

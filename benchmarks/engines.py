@@ -13,8 +13,11 @@ Each builder returns ``step(k) -> loss`` (one training step). Nothing here times
 from __future__ import annotations
 
 import math
+import os
+import platform
 import random
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -95,6 +98,18 @@ def available(engine: str) -> bool:
         except ImportError:
             return False
     return True
+
+
+def stamp() -> dict[str, Any]:
+    """Where and when a result was measured: a results file's `machine` and `when`."""
+    return {
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
 
 
 # the graph of the last step: the harness decides when it is dropped (see run.py)

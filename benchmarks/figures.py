@@ -332,18 +332,16 @@ GC_FLOOR_NAME = "benchmarks/results/gc-floor.json"
 def gc_floor(_: Results) -> str:
     """The collector's time on a chain of bare nodes, from `gc_floor.py`'s file."""
     floor = load(ROOT / GC_FLOOR_NAME)
-    on, off = floor["modes"]["on"], floor["modes"]["off"]
-
-    def timing(r: Results) -> str:
-        return f"{r['median_s']:.2f} s [{r['min_s']:.2f}–{r['max_s']:.2f}]"
-
+    modes = floor["modes"]
+    on, off = modes["on"], modes["off"]
     ab = ab_results("chain-gc")
     chain_on, chain_off = ab["tasks"]["chain-consts-gc"]["new"], ab["tasks"]["chain-consts"]["new"]
+    chain_share = chain_on["median"] - chain_off["median"]
     text = (
         f"Built with the collector at its defaults, {floor['nodes']:,} bare nodes take "
-        f"{timing(on)}, with it off {timing(off)}: the collector adds "
-        f"{on['median_s'] - off['median_s']:.2f} s (the difference of the medians) before "
-        f"any arithmetic, against the {chain_on['median'] - chain_off['median']:.2f} s it "
+        f"{ab_timing(modes, 'on', 's')}, with it off {ab_timing(modes, 'off', 's')}: the "
+        f"collector adds {on['median'] - off['median']:.2f} s (the difference of the "
+        f"medians) before any arithmetic, against the {chain_share:.2f} s it "
         f"adds to the chain of `y * 1.000001` above (medians of {on['n']} fresh processes "
         f"each, the modes alternating; `{GC_FLOOR_NAME}`: {machine(floor)})."
     )

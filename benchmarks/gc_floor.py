@@ -14,18 +14,17 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+import engines  # noqa: E402
 
 from microgradx import Value  # noqa: E402
 
@@ -88,9 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for mode, rows in runs.items():
         s = [row["seconds"] for row in rows]
         summary[mode] = {
-            "median_s": statistics.median(s),
-            "min_s": min(s),
-            "max_s": max(s),
+            "median": statistics.median(s),
+            "min": min(s),
+            "max": max(s),
             "n": len(s),
             "samples_s": s,
             "collections": rows[0]["collections"],
@@ -99,18 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "nodes": args.n,
         "rounds": args.rounds,
         "modes": summary,
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
-        "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **engines.stamp(),
     }
     on, off = summary["on"], summary["off"]
     print(
-        f"a chain of {args.n:,} bare nodes: collector on {on['median_s']:.2f} s "
-        f"[{on['min_s']:.2f}-{on['max_s']:.2f}], off {off['median_s']:.2f} s "
-        f"[{off['min_s']:.2f}-{off['max_s']:.2f}]"
+        f"a chain of {args.n:,} bare nodes: collector on {on['median']:.2f} s "
+        f"[{on['min']:.2f}-{on['max']:.2f}], off {off['median']:.2f} s "
+        f"[{off['min']:.2f}-{off['max']:.2f}]"
     )
     if args.n == N:
         RESULTS.write_text(json.dumps(results, indent=1) + "\n", "utf-8")

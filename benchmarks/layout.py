@@ -18,18 +18,18 @@ script measures, on the running CPython, what each way of making room would cost
 from __future__ import annotations
 
 import json
-import os
-import platform
 import sys
 import time
 import tracemalloc
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+import engines  # noqa: E402
 
 from microgradx import Value  # noqa: E402
 
@@ -123,12 +123,7 @@ def main() -> int:
         "budget": BUDGET,
         "latest_bytes_per_node": per_node,
         "setattr": setattr_cost(),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
-        "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **engines.stamp(),
     }
     for name, row in rows.items():
         each, node = row["bytes_per_object"], row["bytes_per_node"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -29,13 +28,13 @@ from ab import ROOT, worker
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import engines
+
 
 def paired(rounds: int, points: int, steps: int) -> dict[str, Any]:
     """Best-of-`steps` times of the eager step without and with a registered user op,
     alternately in this process; the ratio of each pair."""
     import gc
-
-    import engines
 
     def best(step: Any) -> float:
         times = []
@@ -105,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "steps": rows, "ratio_with_over_without": ratio,
             "best_ratio_with_over_without": best_ratio, "paired": inside, "table": text,
-            "machine": {"python": platform.python_version(), "platform": platform.platform()},
-            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            **engines.stamp(),
         }, indent=2) + "\n")  # fmt: skip
     return 0
 

@@ -27,7 +27,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -556,12 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         mode="quick" if args.quick else "full",
         missing=missing,
         seconds=time.perf_counter() - started,
-        machine={
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
-        when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        **engines.stamp(),
     )
     text = table(results)
     results["table"] = text

@@ -238,10 +238,11 @@ def weighted_sum_source(add: Op, add_form: Form, mul: Op, mul_form: Form) -> str
     """The source of `weighted_sum(b, w, x)`: a neuron's `b + w[0]*x[0] + w[1]*x[1] + ...`,
     left to right.
 
-    The function makes the nodes the operators make (per term a mul node, then an add node, each
-    from its op's forward expression, both-Values form) without a method call per op. A
-    term goes through the operators unless the running sum, `w[i]` and `x[i]` are all of
-    type `Value` exactly (not a number, an ExactValue or a subclass) and grad is enabled.
+    The function makes the nodes the operators make (per term a mul node, then an add
+    node, each from its op's forward expression, both-Values form) without a method call
+    per op. A term goes through the operators unless the running sum, `w[i]` and `x[i]`
+    are all of type `Value` exactly (not a number, an ExactValue or a subclass) and grad
+    is enabled.
     """
     lines = [
         "def weighted_sum(b: Any, w: Sequence[Any], x: Sequence[Any]) -> Any:",
@@ -262,13 +263,12 @@ def weighted_sum_source(add: Op, add_form: Form, mul: Op, mul_form: Form) -> str
         "            continue",
     ]  # fmt: skip
     indent = "        "
-    for op, form, out, sources in (
-        (mul, mul_form, "m", {"x": "wi.data", "y": "xi.data"}),
-        (add, add_form, "s", {"x": "act.data", "y": "d"}),
+    for op, form, out, (a, b), sources in (
+        (mul, mul_form, "m", ("wi", "xi"), {"x": "wi.data", "y": "xi.data"}),
+        (add, add_form, "s", ("act", "m"), {"x": "act.data", "y": "d"}),
     ):
         loads, variables = _loads(op, sources, indent)
         fast, safe = forward_code(op, variables, (), False)
-        a, b = ("wi", "xi") if out == "m" else ("act", "m")
         lines += [f"{indent}# {op.name}: {op.forward_text}", *loads]
         lines += _guarded("d", fast, safe, indent)
         lines += _new_node(out, indent) + _link(out, form.code, a, b, indent)
